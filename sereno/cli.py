@@ -1,0 +1,138 @@
+"""The `sereno` console script: a thin front over Django management commands and gunicorn."""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+# The access log never carries the client address (gunicorn's default format starts with it).
+ACCESS_LOG_FORMAT = '"%(r)s" %(s)s %(B)s %(M)sms'
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sereno.settings")
+    import django
+
+    django.setup()
+
+
+def _call(*args: str) -> None:
+    _django()
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def _gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "sereno.wsgi:application",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--worker-class", "gthread" if threads > 1 else "sync",
+        "--access-logfile", "-",
+        "--access-logformat", ACCESS_LOG_FORMAT,
+        "--forwarded-allow-ips", "127.0.0.1",
+        "--max-requests", "5000", "--max-requests-jitter", "500",
+        "--limit-request-line", "8190",
+    ]  # fmt: skip
+
+
+def _worker_argv() -> list[str]:
+    return [sys.executable, "-m", "sereno", "manage", "run_huey"]
+
+
+def cmd_serve(ns: argparse.Namespace) -> int:
+    _call("collectstatic", "--noinput", "--verbosity", "0")
+    argv = _gunicorn_argv(ns.host, ns.port, ns.workers, ns.threads)
+    if not ns.with_worker:
+        os.execv(sys.executable, argv)
+    return _supervise([argv, _worker_argv()])
+
+
+def _supervise(argvs: list[list[str]]) -> int:
+    """Run the web server and the worker together; stop both when either stops."""
+    procs = [subprocess.Popen(argv) for argv in argvs]  # noqa: S603
+
+    def stop(*_):
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        os.wait()
+    except ChildProcessError:
+        pass
+    stop()
+    return max((proc.wait() or 0) for proc in procs)
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    _call("sereno_setup", "--demo-reports", str(ns.demo_reports))
+    ns.with_worker = True
+    return cmd_serve(ns)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="sereno", description="Sereno command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def server_args(p):
+        p.add_argument("--host", default=os.environ.get("SERENO_HOST", "127.0.0.1"))
+        p.add_argument("--port", type=int, default=int(os.environ.get("SERENO_PORT", "8000")))
+        p.add_argument("--workers", type=int, default=int(os.environ.get("SERENO_WEB_WORKERS", "2")))
+        p.add_argument("--threads", type=int, default=int(os.environ.get("SERENO_WEB_THREADS", "4")))
+
+    p = sub.add_parser("serve", help="production web server (gunicorn)")
+    server_args(p)
+    p.add_argument("--with-worker", action="store_true", help="also run a background worker")
+    p = sub.add_parser("run", help="set up (migrate, demo data, admin) and serve web + worker")
+    server_args(p)
+    p.add_argument("--demo-reports", type=int, default=2000)
+    sub.add_parser("worker", help="background queue consumer (Huey)")
+    sub.add_parser("migrate", help="apply database migrations")
+    p = sub.add_parser("createadmin", help="create an admin and print a TOTP setup URI once")
+    p.add_argument("--username", default="admin")
+    p.add_argument("--email", default="")
+    p = sub.add_parser("demo", help="load synthetic Honduran demo reports")
+    p.add_argument("--reports", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=1)
+    p = sub.add_parser("audit", help="audit log tools")
+    p.add_argument("action", choices=["verify"])
+    p = sub.add_parser("geo", help="administrative areas and local places")
+    p.add_argument("action", choices=["import-areas", "import-places"])
+    p.add_argument("file")
+    p.add_argument("--level", choices=["department", "municipality", "auto"], default="auto")
+    p = sub.add_parser("manage", help="any Django management command", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    ns = parser.parse_args(argv)
+    if ns.command == "manage":
+        _django()
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["sereno manage", *ns.rest])
+        return
+    if ns.command == "serve":
+        sys.exit(cmd_serve(ns))
+    if ns.command == "run":
+        sys.exit(cmd_run(ns))
+    if ns.command == "worker":
+        _call("run_huey")
+    elif ns.command == "migrate":
+        _call("migrate", "--noinput")
+        _call("createcachetable")
+    elif ns.command == "createadmin":
+        _call("createadmin", "--username", ns.username, "--email", ns.email)
+    elif ns.command == "demo":
+        _call("demo", "--reports", str(ns.reports), "--seed", str(ns.seed))
+    elif ns.command == "audit":
+        _call("audit_verify")
+    elif ns.command == "geo":
+        name = "import_areas" if ns.action == "import-areas" else "import_places"
+        args = [name, ns.file] + (["--level", ns.level] if name == "import_areas" else [])
+        _call(*args)

@@ -1,0 +1,31 @@
+"""Headers every response carries: a strict CSP, no referrer, no caching of staff pages."""
+
+from django.conf import settings
+
+
+def _tile_origin() -> str:
+    url = settings.TILE_URL
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{host.replace('{s}', '*')}" if rest else ""
+
+
+class SafetyHeadersMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        tiles = _tile_origin()
+        self.csp = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src 'self' data: blob: {tiles}; connect-src 'self'; font-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", self.csp)
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), interest-cohort=()")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.path.startswith(("/staff", "/accounts", "/api/v1/staff")):
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,30 @@
+"""The seeded incident taxonomy: the categories Honduran organisations use (see docs)."""
+
+# (slug, parent, name_es, name_en, sensitive, colour)
+CATEGORIES: list[tuple[str, str | None, str, str, bool, str]] = [
+    ("violencia-letal", None, "Violencia letal", "Lethal violence", False, "#b2182b"),
+    ("homicidio", "violencia-letal", "Homicidio", "Homicide", False, "#b2182b"),
+    ("sicariato", "violencia-letal", "Sicariato", "Contract killing", False, "#d6604d"),
+    ("masacre", "violencia-letal", "Masacre (3 o más víctimas)", "Massacre (3+ victims)", False,
+     "#67001f"),
+    ("delitos-patrimoniales", None, "Extorsión y robo", "Extortion and robbery", False, "#e08214"),
+    ("extorsion", "delitos-patrimoniales", "Extorsión («impuesto de guerra»)",
+     "Extortion (“war tax”)", False, "#e08214"),
+    ("robo-asalto", "delitos-patrimoniales", "Robo o asalto", "Robbery or assault", False,
+     "#fdb863"),
+    ("violencia-genero", None, "Violencia de género", "Gender-based violence", True, "#762a83"),
+    ("violencia-domestica", "violencia-genero", "Violencia doméstica o intrafamiliar",
+     "Domestic or family violence", True, "#762a83"),
+    ("violencia-sexual", "violencia-genero", "Violencia sexual", "Sexual violence", True,
+     "#9970ab"),
+    ("personas", None, "Personas en riesgo", "People at risk", False, "#2166ac"),
+    ("desaparicion", "personas", "Desaparición", "Disappearance", False, "#2166ac"),
+    ("desplazamiento-forzado", "personas", "Desplazamiento forzado", "Forced displacement", False,
+     "#4393c3"),
+    ("amenazas", "personas", "Amenazas", "Threats", False, "#92c5de"),
+    ("abusos-autoridad", None, "Abusos de autoridad y corrupción",
+     "Abuse of authority and corruption", False, "#1b7837"),
+    ("abuso-policial", "abusos-autoridad", "Abuso policial o militar",
+     "Police or military abuse", False, "#1b7837"),
+    ("corrupcion", "abusos-autoridad", "Corrupción", "Corruption", False, "#5aae61"),
+]  # fmt: skip

@@ -1,0 +1,12 @@
+from django.conf.urls.i18n import i18n_patterns
+from django.urls import include, path
+
+from sereno.api.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("sereno.accounts.urls")),
+    path("staff/", include("sereno.reports.urls")),
+    path("", include("sereno.public.urls")),
+]

@@ -20,19 +20,28 @@ def _django():
 def _call(*args: str) -> None:
     _django()
     from django.core.management import call_command
+    from django.core.management.base import CommandError
 
-    call_command(*args)
+    try:
+        call_command(*args)
+    except CommandError as error:
+        print(f"sereno: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
+    access_log = (
+        []
+        if os.environ.get("SERENO_ACCESS_LOG", "on").lower() in ("off", "0", "false")
+        else ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    )
     return [
         sys.executable, "-m", "gunicorn", "sereno.wsgi:application",
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
         "--threads", str(threads),
         "--worker-class", "gthread" if threads > 1 else "sync",
-        "--access-logfile", "-",
-        "--access-logformat", ACCESS_LOG_FORMAT,
+        *access_log,
         "--forwarded-allow-ips", "127.0.0.1",
         "--max-requests", "5000", "--max-requests-jitter", "500",
         "--limit-request-line", "8190",
@@ -47,7 +56,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     _call("collectstatic", "--noinput", "--verbosity", "0")
     argv = _gunicorn_argv(ns.host, ns.port, ns.workers, ns.threads)
     if not ns.with_worker:
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, argv)  # noqa: S606  (argv is ours, not user input)
     return _supervise([argv, _worker_argv()])
 
 
@@ -84,8 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     def server_args(p):
         p.add_argument("--host", default=os.environ.get("SERENO_HOST", "127.0.0.1"))
         p.add_argument("--port", type=int, default=int(os.environ.get("SERENO_PORT", "8000")))
-        p.add_argument("--workers", type=int, default=int(os.environ.get("SERENO_WEB_WORKERS", "2")))
-        p.add_argument("--threads", type=int, default=int(os.environ.get("SERENO_WEB_THREADS", "4")))
+        p.add_argument(
+            "--workers", type=int, default=int(os.environ.get("SERENO_WEB_WORKERS", "2"))
+        )
+        p.add_argument(
+            "--threads", type=int, default=int(os.environ.get("SERENO_WEB_THREADS", "4"))
+        )
 
     p = sub.add_parser("serve", help="production web server (gunicorn)")
     server_args(p)

@@ -52,6 +52,9 @@ class AuditHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"
+
 
 class ApiToken(models.Model):
     """A bearer token for the staff API; only its SHA-256 is stored."""

@@ -1,7 +1,7 @@
 """Compile and check the Spanish and English catalogues without GNU gettext.
 
-    python -m sereno.lib.i18n compile   # .po -> .mo (run by make)
-    python -m sereno.lib.i18n check     # exit 1 if a message lacks its Spanish text
+python -m sereno.lib.i18n compile   # .po -> .mo (run by make)
+python -m sereno.lib.i18n check     # exit 1 if a message lacks its Spanish text
 """
 
 import sys

@@ -1,6 +1,9 @@
 """Headers every response carries: a strict CSP, no referrer, no caching of staff pages."""
 
+import json
+
 from django.conf import settings
+from django.http import HttpResponse
 
 
 def _tile_origin() -> str:
@@ -24,8 +27,33 @@ class SafetyHeadersMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.csp)
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), interest-cohort=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), interest-cohort=()"
+        )
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if request.path.startswith(("/staff", "/accounts", "/api/v1/staff")):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+class BodyLimitMiddleware:
+    """Refuse a body that announces itself too large (413) before a byte of it is read."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.MAX_REQUEST_BYTES
+        if length > limit:
+            from django.utils.translation import gettext as _
+
+            message = _("The request is too large (at most %(mb)d MB).") % {
+                "mb": limit // (1024 * 1024)
+            }
+            body = json.dumps({"error": {"code": "too_large", "message": message}})
+            return HttpResponse(body, status=413, content_type="application/json")
+        return self.get_response(request)

@@ -1,0 +1,149 @@
+"""Intake benchmark: HTTP POST /api/v1/reports through the production server (gunicorn) on
+PostgreSQL, side by side with a trivial JSON endpoint on the same server, in one run.
+
+    make bench                      # or: .venv/bin/python bench/intake.py --seconds 20
+
+Targets (2 cores, load generated on the same machine): >= 400 reports/s, p99 < 150 ms, and at
+least 40 % of the trivial endpoint's rate.
+"""
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import build_request, run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CATEGORIES = ["robo-asalto", "extorsion", "homicidio", "amenazas", "sicariato", "corrupcion",
+              "violencia-domestica", "desaparicion", "abuso-policial"]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def report_body(rng: random.Random) -> bytes:
+    lat = rng.uniform(13.2, 15.9)
+    lon = rng.uniform(-89.2, -83.5)
+    when = datetime.now(UTC) - timedelta(minutes=rng.randint(5, 60 * 24 * 30))
+    return json.dumps({
+        "title": "Asalto a mano armada en la colonia",
+        "description": "Dos hombres en motocicleta asaltaron a una persona a las 8 de la noche. "
+                       "Se llevaron su teléfono y dinero.",
+        "categories": [rng.choice(CATEGORIES)],
+        "occurred_at": when.isoformat(),
+        "latitude": round(lat, 5), "longitude": round(lon, 5),
+        "location_precision": rng.choice(["exact", "place"]),
+    }).encode()  # fmt: skip
+
+
+def wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("server did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "SERENO_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sereno_bench"
+        ),
+    )
+    args = parser.parse_args()
+
+    ensure_database(args.database_url)
+    data_dir = ROOT / "var" / "bench"
+    env = {
+        **os.environ,
+        "SERENO_DATABASE_URL": args.database_url,
+        "SERENO_DATA_DIR": str(data_dir),
+        # Rate limits stay on (their cost is part of intake); one client is all the load here.
+        "SERENO_RATE_REPORTS": "100000000/3600",
+        "SERENO_LOG_LEVEL": "WARNING",
+    }
+    if not env.get("SERENO_REDIS_URL"):
+        env["SERENO_REDIS_URL"] = "redis://127.0.0.1:6379/1"
+    subprocess.run([PYTHON, "-m", "sereno", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "sereno", "serve", "--port", str(port), "--workers", str(args.workers),
+         "--threads", str(args.threads)],
+        env={**env, "SERENO_ACCESS_LOG": "off"}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_ready(port)
+        host = f"127.0.0.1:{port}"
+        ping = build_request("GET", "/api/v1/ping", host)
+        rng = random.Random(7)
+        bodies = [report_body(rng) for _ in range(2000)]
+        counter = iter(range(10**12))
+
+        def next_report() -> bytes:
+            return build_request("POST", "/api/v1/reports", host,
+                                 bodies[next(counter) % len(bodies)])  # fmt: skip
+
+        run("warm-up", "127.0.0.1", port, next_report, seconds=3, connections=args.connections)
+        trivial = run("GET /api/v1/ping", "127.0.0.1", port, lambda: ping,
+                      seconds=args.seconds, connections=args.connections)  # fmt: skip
+        intake = run("POST /api/v1/reports", "127.0.0.1", port, next_report,
+                     seconds=args.seconds, connections=args.connections)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    created = intake.statuses.get(201, 0)
+    ratio = intake.rate / trivial.rate if trivial.rate else 0
+    print(
+        f"server: gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL, "
+        f"{os.cpu_count()} cores; {args.connections} connections, {args.seconds:.0f} s each"
+    )
+    print(trivial.line())
+    print(intake.line())
+    print(f"reports created: {created}; intake/trivial rate: {ratio:.0%}")
+    checks = {
+        ">= 400 reports/s": intake.rate >= 400,
+        "p99 < 150 ms": intake.pct(99) < 150,
+        ">= 40 % of trivial": ratio >= 0.40,
+        "every request answered 201": created == intake.count and intake.errors == 0,
+    }
+    for name, ok in checks.items():
+        print(f"  [{'ok' if ok else 'MISSED'}] {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -81,9 +81,13 @@ def _cache_key(scope: str, key: str) -> str:
     return f"rl:{scope}:{digest}"
 
 
+def _clock() -> float:
+    return time.time()
+
+
 def _window_left(seconds: int) -> int:
     """Seconds until the current window (aligned to the epoch) ends; at least 1."""
-    return max(1, math.ceil(seconds - time.time() % seconds))
+    return max(1, math.ceil(seconds - _clock() % seconds))
 
 
 def _increment(cache_key: str, ttl: int) -> int:

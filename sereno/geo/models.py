@@ -40,6 +40,9 @@ class AreaCell(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["area", "cell"], name="areacell_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.area_id}:{self.cell:x}"
+
 
 class Place(models.Model):
     """A local place (colonia, aldea) an organisation added, beyond the built-in gazetteer."""

@@ -3,6 +3,7 @@ transaction."""
 
 import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -104,7 +105,8 @@ def _resolve_categories(slugs: list[str]) -> list[Category]:
     slugs = list(dict.fromkeys(slugs or []))
     if len(slugs) > 5:
         raise InvalidInput(_("Choose at most five categories."), field="categories")
-    found = list(Category.objects.select_related("parent").filter(slug__in=slugs, active=True))
+    taxonomy = active_categories()
+    found = [taxonomy[slug] for slug in slugs if slug in taxonomy]
     unknown = sorted(set(slugs) - {c.slug for c in found})
     if unknown:
         raise InvalidInput(
@@ -113,6 +115,22 @@ def _resolve_categories(slugs: list[str]) -> list[Category]:
             details={"unknown": unknown},
         )
     return found
+
+
+_TAXONOMY: tuple[float, dict[str, Category]] = (0.0, {})
+TAXONOMY_TTL = 30.0
+
+
+def active_categories() -> dict[str, Category]:
+    """slug → active category (with parent), cached per process for TAXONOMY_TTL seconds: the
+    taxonomy changes rarely and every intake needs it."""
+    global _TAXONOMY
+    loaded_at, taxonomy = _TAXONOMY
+    if time.monotonic() - loaded_at > TAXONOMY_TTL or not taxonomy:
+        rows = Category.objects.select_related("parent").filter(active=True)
+        taxonomy = {c.slug: c for c in rows}
+        _TAXONOMY = (time.monotonic(), taxonomy)
+    return taxonomy
 
 
 def _count(value, field_name: str) -> int | None:

@@ -73,7 +73,7 @@ class _Feature:
 
 def _prop(props: dict, *names: str) -> str:
     for name in names:
-        value = props.get(name)
+        value = props.get(name.upper())
         if value not in (None, ""):
             return str(value).strip()
     return ""
@@ -89,24 +89,33 @@ _LEVEL_NAMES = {
 }
 
 
+_NAMES = {
+    adm: tuple(f"{adm}_{suffix}" for suffix in ("ES", "NAME", "EN", "REF"))
+    for adm in ("ADM1", "ADM2")
+}
+
+
 def _fields(props: dict, level: str) -> tuple[str, str, str, str]:
-    """(code, name, parent_code, level) of a feature, from OCHA or generic properties."""
+    """(code, name, parent_code, level) of a feature, from OCHA or generic properties
+    (keys upper-cased: COD-AB releases differ in case)."""
     generic_level = _LEVEL_NAMES.get(_prop(props, "level").lower(), "")
     if level == "auto":
-        if props.get("ADM2_PCODE"):
+        if _prop(props, "ADM2_PCODE"):
             level = Area.Level.MUNICIPALITY
-        elif props.get("ADM1_PCODE"):
+        elif _prop(props, "ADM1_PCODE"):
             level = Area.Level.DEPARTMENT
         elif generic_level:
             level = generic_level
         else:
-            level = Area.Level.MUNICIPALITY if _prop(props, "parent_code") else "department"
+            level = (
+                Area.Level.MUNICIPALITY if _prop(props, "parent_code") else Area.Level.DEPARTMENT
+            )
     if _prop(props, "code"):
         return _prop(props, "code"), _prop(props, "name"), _prop(props, "parent_code"), level
     if level == Area.Level.MUNICIPALITY:
-        code, name = _prop(props, "ADM2_PCODE"), _prop(props, "ADM2_ES", "ADM2_EN", "ADM2_REF")
+        code, name = _prop(props, "ADM2_PCODE"), _prop(props, *_NAMES["ADM2"])
         return code, name, _prop(props, "ADM1_PCODE"), level
-    code, name = _prop(props, "ADM1_PCODE"), _prop(props, "ADM1_ES", "ADM1_EN", "ADM1_REF")
+    code, name = _prop(props, "ADM1_PCODE"), _prop(props, *_NAMES["ADM1"])
     return code, name, "", level
 
 
@@ -162,7 +171,11 @@ def _parse_features(text: str, level: str) -> list[_Feature]:
     for number, raw in enumerate(raw_features, start=1):
         if not isinstance(raw, dict) or raw.get("type") != "Feature":
             raise InvalidInput(f"Feature {number}: not a GeoJSON Feature.")
-        code, name, parent, feature_level = _fields(raw.get("properties") or {}, level)
+        props = raw.get("properties") or {}
+        if not isinstance(props, dict):
+            raise InvalidInput(f"Feature {number}: properties must be an object.")
+        props = {str(key).upper(): value for key, value in props.items()}
+        code, name, parent, feature_level = _fields(props, level)
         where = f"Feature {number}" + (f" ({code})" if code else "")
         if not code or not name:
             missing = "code" if not code else "name"

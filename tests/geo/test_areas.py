@@ -251,3 +251,17 @@ def test_unreadable_input(tmp_path):
         import_areas(io.StringIO("{}"), level="country")
     with pytest.raises(InvalidInput, match="resolution"):
         import_areas(io.StringIO("{}"), resolution=16)
+
+
+def test_property_names_in_any_case(write_json):
+    doc = collection(
+        feature(
+            {"adm2_pcode": "HN0801", "adm2_name": "Distrito Central", "adm1_pcode": "HN08"},
+            polygon(-87.5, 13.8, -87.0, 14.3),
+        )
+    )
+    assert import_areas(write_json(doc)) == ImportResult(1, 0)
+    area = Area.objects.get()
+    assert (area.code, area.name, area.level, area.department_code) == (
+        "HN0801", "Distrito Central", "municipality", "HN08",
+    )  # fmt: skip

@@ -50,7 +50,7 @@ def build_request(method: str, path: str, host: str, body: bytes = b"",
     return head.encode() + b"\r\n" + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("closed")
@@ -76,9 +76,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
                 break
     elif length:
         await reader.readexactly(length)
-    if closing:
-        raise ConnectionResetError("server closed")
-    return status
+    return status, closing
 
 
 async def _worker(host, port, make_request: Callable[[], bytes], deadline, result: Result):
@@ -95,7 +93,7 @@ async def _worker(host, port, make_request: Callable[[], bytes], deadline, resul
         started = time.perf_counter()
         try:
             writer.write(request)
-            status = await _read_response(reader)
+            status, closing = await _read_response(reader)
         except (OSError, ConnectionError, ValueError, asyncio.IncompleteReadError):
             result.errors += 1
             writer.close()
@@ -103,6 +101,9 @@ async def _worker(host, port, make_request: Callable[[], bytes], deadline, resul
             continue
         result.latencies.append(time.perf_counter() - started)
         result.statuses[status] = result.statuses.get(status, 0) + 1
+        if closing:  # the server does not keep connections alive (e.g. a sync worker)
+            writer.close()
+            writer = None
     if writer is not None:
         writer.close()
 

@@ -241,8 +241,10 @@ def _insert(report: Report, categories, files, intake_key) -> tuple[Report, bool
         try:
             with transaction.atomic():
                 report.save(force_insert=True)
-                if categories:
-                    report.categories.add(*categories)
+                if categories:  # one INSERT (the related manager would SELECT first)
+                    Report.categories.through.objects.bulk_create(
+                        [Report.categories.through(report=report, category=c) for c in categories]
+                    )
                 media = [store_original(report=report, upload=upload) for upload in files]
                 enqueue_media_cleaning([m.pk for m in media])
             return report, True

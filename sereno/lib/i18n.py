@@ -25,10 +25,10 @@ def compile_all() -> int:
     return 0
 
 
-def missing(language: str = "es") -> list[str]:
+def missing(language: str = "es", locale_dir: Path = LOCALE_DIR) -> list[str]:
     """Messages with no translation (or a fuzzy one) in `language`."""
     gaps = []
-    for po_path in LOCALE_DIR.glob(f"{language}/LC_MESSAGES/*.po"):
+    for po_path in locale_dir.glob(f"{language}/LC_MESSAGES/*.po"):
         for entry in polib.pofile(str(po_path)):
             if entry.obsolete:
                 continue

@@ -18,11 +18,13 @@ import hmac
 import ipaddress
 import math
 import time
+import weakref
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.utils.translation import ngettext
 
@@ -90,8 +92,33 @@ def _window_left(seconds: int) -> int:
     return max(1, math.ceil(seconds - _clock() % seconds))
 
 
+# INCR and, for a new counter, EXPIRE in one atomic round trip; a counter that somehow lost its
+# expiry gets one again, so no key can outlive its window.
+_INCR_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 or redis.call('TTL', KEYS[1]) < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+_redis_scripts: "weakref.WeakKeyDictionary[RedisCache, object]" = weakref.WeakKeyDictionary()
+
+
+def _redis_increment(backend: RedisCache, cache_key: str, ttl: int) -> int:
+    # Django's RedisCache builds a new client object for every operation (about half a
+    # millisecond of CPU each); one client per process on the backend's own pool is enough.
+    script = _redis_scripts.get(backend)
+    if script is None:
+        script = backend._cache.get_client(write=True).register_script(_INCR_SCRIPT)
+        _redis_scripts[backend] = script
+    return int(script(keys=[backend.make_and_validate_key(cache_key)], args=[ttl]))
+
+
 def _increment(cache_key: str, ttl: int) -> int:
-    if isinstance(cache, DatabaseCache):
+    backend = caches["default"]  # the backend itself: `cache` is a proxy (isinstance fails)
+    if isinstance(backend, RedisCache):
+        return _redis_increment(backend, cache_key, ttl)
+    if isinstance(backend, DatabaseCache):
         # BaseCache.incr is get-then-set and resets the timeout to the default, so the
         # database cache does both itself: inside a transaction, which on SQLite (BEGIN
         # IMMEDIATE) serialises concurrent hits. With PostgreSQL, use Redis.
@@ -135,7 +162,7 @@ def refund(scope: str, key: str, rate: str) -> None:
     """Take back one hit, e.g. for a login attempt that turned out to succeed."""
     _, seconds = parse_rate(rate)
     cache_key = _cache_key(scope, key)
-    if isinstance(cache, DatabaseCache):
+    if isinstance(caches["default"], DatabaseCache):
         with transaction.atomic():
             count = cache.get(cache_key)
             if count:

@@ -81,9 +81,88 @@ def test_client_key_groups_an_ipv6_slash_64():
     assert mapped == ratelimit.client_key(request_from("203.0.113.7"))
 
 
+def stored_counters() -> dict[str, int]:
+    """Every rate-limit counter as the cache server holds it (Redis or the database table)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client()
+        return {
+            key.decode(): client.ttl(key) for key in client.scan_iter(match="*rl:*", count=1000)
+        }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key, expires FROM sereno_cache WHERE cache_key LIKE '%rl:%'")
+        rows = cursor.fetchall()
+    # SQLite hands back naive datetimes in UTC.
+    return {key: int(aware(expires).timestamp() - time.time()) for key, expires in rows}
+
+
+def aware(value):
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def test_cache_never_holds_the_key_itself():
     ratelimit.hit("t", "ada@example.org", "5/600")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT cache_key FROM sereno_cache")
-        keys = [row[0] for row in cursor.fetchall()]
+    keys = stored_counters()
     assert keys and not any("ada" in key for key in keys)
+
+
+def test_counters_expire_with_their_window():
+    ratelimit.hit("t", "expiring", "5/600")
+    ratelimit.hit("t", "expiring", "5/600")
+    assert ratelimit.peek("t", "expiring", "5/600") == 2
+    ttls = stored_counters().values()
+    assert ttls and all(0 < ttl <= 600 for ttl in ttls)
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """Rate limits on a real Redis (the production setting), whatever this run's cache is."""
+    import os
+
+    import redis
+    from django.core.cache import caches
+
+    url = os.environ.get("SERENO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {url}")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "sereno-test",
+        }
+    }
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+def test_redis_counters_are_atomic_under_concurrency(redis_cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.cache import caches
+
+    def hit(_):
+        caches["default"] = redis_cache  # each thread has its own handle; use the same server
+        ratelimit.hit("t", "crowd", "1000/600")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(hit, range(200)))
+    assert ratelimit.peek("t", "crowd", "1000/600") == 200
+    assert all(0 < ttl <= 600 for ttl in stored_counters().values())
+
+
+def test_redis_limit_blocks_at_the_limit(redis_cache):
+    for _ in range(3):
+        ratelimit.hit("t", "k", "3/600")
+    with pytest.raises(TooMany):
+        ratelimit.hit("t", "k", "3/600")
+    ratelimit.refund("t", "k", "3/600")
+    assert ratelimit.peek("t", "k", "3/600") == 3  # the refused hit was counted too

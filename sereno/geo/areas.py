@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -27,9 +28,14 @@ from sereno.geo.models import Area, AreaCell, Place
 from sereno.lib.errors import InvalidInput
 
 DEFAULT_CELL_RESOLUTION = 7
+MAX_CELL_RESOLUTION = 12
 # How long a process trusts its area index before asking the database whether it changed.
 CHECK_SECONDS = 5.0
 MAX_ERRORS = 20
+# Place.population is a PositiveIntegerField: the largest value every database accepts.
+MAX_POPULATION = 2_147_483_647
+# Control characters (NUL above all: PostgreSQL refuses it in text) have no place in a name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,11 @@ class _Feature:
 def _prop(props: dict, *names: str) -> str:
     for name in names:
         value = props.get(name.upper())
-        if value not in (None, ""):
-            return str(value).strip()
+        if value is None or value == "":
+            continue
+        if isinstance(value, dict | list):
+            raise ValueError(f"property {name} must be text, not {type(value).__name__}")
+        return str(value).strip()
     return ""
 
 
@@ -161,6 +170,8 @@ def _parse_features(text: str, level: str) -> list[_Feature]:
         raise InvalidInput(
             f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
         ) from exc
+    except RecursionError:
+        raise InvalidInput("The file is not GeoJSON: its JSON is nested too deeply.") from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         kind = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
         raise InvalidInput(f"Expected a GeoJSON FeatureCollection, got {kind!r}.")
@@ -175,8 +186,13 @@ def _parse_features(text: str, level: str) -> list[_Feature]:
         if not isinstance(props, dict):
             raise InvalidInput(f"Feature {number}: properties must be an object.")
         props = {str(key).upper(): value for key, value in props.items()}
-        code, name, parent, feature_level = _fields(props, level)
+        try:
+            code, name, parent, feature_level = _fields(props, level)
+        except ValueError as exc:
+            raise InvalidInput(f"Feature {number}: {exc}.") from None
         where = f"Feature {number}" + (f" ({code})" if code else "")
+        if any(_CONTROL.search(text) for text in (code, name, parent)):
+            raise InvalidInput(f"Feature {number}: control characters in a code or name.")
         if not code or not name:
             missing = "code" if not code else "name"
             raise InvalidInput(
@@ -215,8 +231,10 @@ def import_areas(
 ) -> ImportResult:
     """Create or update areas from a GeoJSON FeatureCollection; areas missing from the file
     are kept."""
-    if not 0 <= resolution <= 12:
-        raise InvalidInput("The H3 resolution must be between 0 and 12.")
+    if isinstance(resolution, bool) or not isinstance(resolution, int):
+        raise InvalidInput("The H3 resolution must be a whole number.")
+    if not 0 <= resolution <= MAX_CELL_RESOLUTION:
+        raise InvalidInput(f"The H3 resolution must be between 0 and {MAX_CELL_RESOLUTION}.")
     features = _parse_features(_read_text(path_or_fileobj), level)
     cell_sets = {f.code: _cells(f.geometry, resolution) for f in features}
     created = updated = 0
@@ -384,6 +402,8 @@ def _parse_place(row: list[str], cols: dict[str, int], decimal_comma: bool) -> d
     name = " ".join(get("name").split())
     if not name:
         raise ValueError("the name is empty")
+    if _CONTROL.search(name):
+        raise ValueError("the name has control characters")
     if len(name) > 200:
         raise ValueError("the name is longer than 200 characters")
     if not _key(name):
@@ -401,12 +421,16 @@ def _parse_place(row: list[str], cols: dict[str, int], decimal_comma: bool) -> d
     if _looks_swapped(coords["latitude"], coords["longitude"]):
         raise ValueError("latitude and longitude look swapped")
     population = get("population") or "0"
-    if not population.isdigit():
+    if not (population.isascii() and population.isdigit()):
         raise ValueError(f"population {population!r} is not a whole number")
+    if int(population) > MAX_POPULATION:
+        raise ValueError(f"population {population!r} is too large")
     kind = get("kind") or "colonia"
     department, municipality = get("department_code").upper(), get("municipality_code").upper()
     if len(kind) > 32 or len(department) > 8 or len(municipality) > 32:
         raise ValueError("kind, department_code or municipality_code is too long")
+    if any(_CONTROL.search(text) for text in (kind, department, municipality)):
+        raise ValueError("control characters in kind, department_code or municipality_code")
     return {
         "name": name,
         "key": _key(name),
@@ -453,6 +477,22 @@ def import_places(path_or_fileobj) -> ImportResult:
     first_line = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first_line.count) if first_line.strip() else ","
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        places, errors = _read_places(rows, delimiter)
+    except csv.Error as exc:
+        raise InvalidInput(f"Line {rows.line_num}: not readable as CSV ({exc}).") from None
+    if errors:
+        raise InvalidInput(
+            "Nothing imported; fix these lines: " + "; ".join(errors), details={"errors": errors}
+        )
+    if not places:
+        raise InvalidInput("The file has no places.")
+    for place in places.values():
+        _fill_codes(place)
+    return _upsert_places(places)
+
+
+def _read_places(rows, delimiter: str) -> tuple[dict[tuple[str, float, float], dict], list[str]]:
     header = next(rows, None)
     if not header or not any(h.strip() for h in header):
         raise InvalidInput("The file is empty; it needs a header line name,latitude,longitude.")
@@ -470,15 +510,7 @@ def import_places(path_or_fileobj) -> ImportResult:
                 break
             continue
         places[(place["key"], place["latitude"], place["longitude"])] = place
-    if errors:
-        raise InvalidInput(
-            "Nothing imported; fix these lines: " + "; ".join(errors), details={"errors": errors}
-        )
-    if not places:
-        raise InvalidInput("The file has no places.")
-    for place in places.values():
-        _fill_codes(place)
-    return _upsert_places(places)
+    return places, errors
 
 
 def _upsert_places(places: dict[tuple[str, float, float], dict]) -> ImportResult:

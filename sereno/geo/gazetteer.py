@@ -343,7 +343,8 @@ def search(text: str, limit: int = 10, *, local: bool = True) -> list[GazetteerP
         tiers[1] += [
             _local_place(p) for p in rows.filter(key__startswith=key).exclude(key=key)[:limit]
         ]
-        tiers[2] += [_local_place(p) for p in rows.filter(key__contains=f" {key}")[:limit]]
+        if len(key) >= 3:  # as for the gazetteer: "sa" must not match every "… San …"
+            tiers[2] += [_local_place(p) for p in rows.filter(key__contains=f" {key}")[:limit]]
     found: list[GazetteerPlace] = []
     for tier in tiers:
         for place in sorted(tier, key=lambda p: (-p.population, p.name, p.department_code)):

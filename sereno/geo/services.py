@@ -37,8 +37,10 @@ class Location:
 
 
 def public_point(lat: float, lon: float, *, precision: str, sensitive: bool):
-    """(public_lat, public_lon, resolution, {res: cell}) for a location."""
-    _check_point(lat, lon)
+    """(public_lat, public_lon, resolution, {res: cell}) for a location: the centre of the H3
+    cell holding the point, at the resolution PUBLIC_RESOLUTION gives for its precision and
+    sensitivity (an unknown precision counts as "place")."""
+    lat, lon = _check_point(lat, lon)
     normal, coarse = PUBLIC_RESOLUTION.get(precision, PUBLIC_RESOLUTION["place"])
     resolution = coarse if sensitive else normal
     cell = h3.latlng_to_cell(lat, lon, resolution)
@@ -55,8 +57,11 @@ def public_point(lat: float, lon: float, *, precision: str, sensitive: bool):
     return round(plat, 6), round(plon, 6), resolution, cells
 
 
-def _check_point(lat: float, lon: float) -> None:
+def _check_point(lat: float, lon: float) -> tuple[float, float]:
+    """The point as floats, or InvalidInput."""
     try:
+        if isinstance(lat, bool) or isinstance(lon, bool):
+            raise TypeError
         lat, lon = float(lat), float(lon)
     except (TypeError, ValueError):
         raise InvalidInput("Latitude and longitude must be numbers.", field="location") from None
@@ -64,6 +69,7 @@ def _check_point(lat: float, lon: float) -> None:
         raise InvalidInput("Latitude must be between -90 and 90.", field="latitude")
     if not (math.isfinite(lon) and -180 <= lon <= 180):
         raise InvalidInput("Longitude must be between -180 and 180.", field="longitude")
+    return lat, lon
 
 
 def locate(
@@ -71,6 +77,7 @@ def locate(
 ) -> Location:
     from sereno.geo import areas, gazetteer
 
+    lat, lon = _check_point(lat, lon)
     plat, plon, resolution, cells = public_point(lat, lon, precision=precision, sensitive=sensitive)
     department, municipality = areas.admin_codes(lat, lon)
     if not department:

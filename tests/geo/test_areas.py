@@ -265,3 +265,143 @@ def test_property_names_in_any_case(write_json):
     assert (area.code, area.name, area.level, area.department_code) == (
         "HN0801", "Distrito Central", "municipality", "HN08",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (collection({"type": "Feature", "geometry": polygon(0, 0, 1, 1)}), "missing code"),
+        (collection(feature(None, polygon(0, 0, 1, 1))), "Feature 1: missing code"),
+        (collection(feature([1], polygon(0, 0, 1, 1))), "properties must be an object"),
+        (collection([1]), "Feature 1: not a GeoJSON Feature"),
+        ({"type": "FeatureCollection"}, "has no features"),
+        ({"type": "FeatureCollection", "features": {}}, "has no features"),
+        (
+            collection(feature({"code": {"a": 1}, "name": "x"}, UTM)),
+            "Feature 1: property code must be text, not dict",
+        ),
+        (one("K", UTM, name=["a"]), "Feature 1: property name must be text, not list"),
+        (one("A\x00B", UTM), "Feature 1: control characters in a code or name"),
+        (one("K", UTM, name="Tab\there"), "control characters"),
+        (
+            one("LS", {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
+            "(LS): geometry must be a Polygon or MultiPolygon, not LineString",
+        ),
+        (
+            one("MP", {"type": "MultiPoint", "coordinates": [[0, 0]]}),
+            "not MultiPoint",
+        ),
+        (
+            one("GC", {"type": "GeometryCollection", "geometries": [polygon(0, 0, 1, 1)]}),
+            "not GeometryCollection",
+        ),
+        (one("T", {"type": ["Polygon"]}), "geometry must be a Polygon or MultiPolygon"),
+        (one("NC", {"type": "Polygon"}), "(NC): invalid Polygon coordinates"),
+        (one("ST", poly([[["a", "b"], [1, 0], [1, 1], ["a", "b"]]])), "invalid Polygon"),
+        (one("M", {"type": "MultiPolygon", "coordinates": [[1, 2]]}), "invalid MultiPolygon"),
+        (one("HUGE", poly([[[0, 0], [1e400, 0], [1, 1], [0, 0]]])), "not longitude/latitude"),
+        (
+            '{"type": "FeatureCollection", "features": [{"type": "Feature", '
+            '"properties": {"code": "NAN", "name": "x"}, "geometry": {"type": "Polygon", '
+            '"coordinates": [[[NaN, 0], [1, 0], [1, 1], [NaN, 0]]]}}]}',
+            "(NAN): invalid Polygon",
+        ),
+        (one("X" * 33, UTM), "code or name too long"),
+        (one("K", UTM, name="n" * 201), "code or name too long"),
+        (one("K", UTM, parent_code="HN0801023"), "parent (department) codes have 8 characters"),
+    ],
+)
+def test_more_invalid_files_give_clear_errors(write_json, content, message):
+    with pytest.raises(InvalidInput) as err:
+        import_areas(write_json(content))
+    assert message in err.value.message
+    assert not Area.objects.exists()
+
+
+def test_resolution_must_be_a_whole_number_in_range():
+    for bad in (-1, 13, 7.5, "7", True):
+        with pytest.raises(InvalidInput, match="resolution"):
+            import_areas(io.StringIO(json.dumps(DEPARTMENTS)), resolution=bad)
+    assert not Area.objects.exists()
+
+
+def test_level_must_match_the_properties(write_json):
+    # A department file read as municipalities has no ADM2 code: refused, not half-read.
+    with pytest.raises(InvalidInput, match="Feature 1: missing code"):
+        import_areas(write_json(DEPARTMENTS), level="municipality")
+    assert not Area.objects.exists()
+
+
+def test_third_dimension_is_dropped(write_json):
+    ring = [[-87.5, 13.8, 900], [-87.0, 13.8, 950], [-87.0, 14.3, 1000], [-87.5, 13.8, 900]]
+    import_areas(write_json(one("Z3", poly([ring]))))
+    coordinates = Area.objects.get(code="Z3").geometry["coordinates"]
+    assert all(len(vertex) == 2 for vertex in coordinates[0])
+
+
+def test_same_code_twice_in_one_file_is_one_area(write_json):
+    # A municipality split into two features (mainland and island) is one area.
+    doc = collection(
+        feature({"code": "D", "name": "Dos"}, polygon(-87.5, 13.8, -87.25, 14.3)),
+        feature({"code": "D", "name": "Dos"}, polygon(-86.0, 13.8, -85.9, 13.9)),
+    )
+    assert import_areas(write_json(doc)) == ImportResult(1, 0)
+    assert Area.objects.get().geometry["type"] == "MultiPolygon"
+    assert admin_codes(*WEST) == ("D", "")
+    assert admin_codes(13.85, -85.95) == ("D", "")
+
+
+def test_identical_reimport_changes_nothing(imported, write_json):
+    before = {
+        a.code: (a.name, a.level, a.department_code, a.geometry, cells_of(a.code))
+        for a in Area.objects.all()
+    }
+    assert import_areas(write_json(MUNICIPALITIES, "same.geojson")) == ImportResult(0, 3)
+    after = {
+        a.code: (a.name, a.level, a.department_code, a.geometry, cells_of(a.code))
+        for a in Area.objects.all()
+    }
+    assert after == before
+
+
+def test_areas_missing_from_a_new_file_are_kept(imported, write_json):
+    only_sula = collection(MUNICIPALITIES["features"][2])
+    assert import_areas(write_json(only_sula)) == ImportResult(0, 1)
+    assert Area.objects.count() == 5
+    assert admin_codes(*WEST) == ("HN08", "HN0801")
+
+
+def test_failed_reimport_leaves_the_previous_areas_intact(imported, write_json):
+    before = {a.code: (a.name, cells_of(a.code)) for a in Area.objects.all()}
+    renamed = copy.deepcopy(MUNICIPALITIES)
+    renamed["features"][0]["properties"]["ADM2_ES"] = "Cambiado"
+    renamed["features"][2]["geometry"] = UTM
+    with pytest.raises(InvalidInput, match="Feature 3 .*not longitude/latitude"):
+        import_areas(write_json(renamed))
+    assert {a.code: (a.name, cells_of(a.code)) for a in Area.objects.all()} == before
+
+
+def test_database_failure_midway_rolls_back_the_whole_import(imported, write_json, monkeypatch):
+    before = {a.code: (a.name, cells_of(a.code)) for a in Area.objects.all()}
+    renamed = copy.deepcopy(MUNICIPALITIES)
+    for f in renamed["features"]:
+        f["properties"]["ADM2_ES"] += " (nuevo)"
+    renamed["features"].append(
+        feature({"code": "HN0999", "name": "Nueva"}, polygon(-86.0, 13.8, -85.9, 13.9))
+    )
+    calls = []
+    original = AreaCell.objects.bulk_create
+
+    def failing(objs, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the first two areas are already written
+            raise RuntimeError("disk full")
+        return original(objs, **kwargs)
+
+    monkeypatch.setattr(AreaCell.objects, "bulk_create", failing)
+    with pytest.raises(RuntimeError):
+        import_areas(write_json(renamed))
+    assert len(calls) == 3
+    assert {a.code: (a.name, cells_of(a.code)) for a in Area.objects.all()} == before
+    assert admin_codes(13.85, -85.95) == ("", "")

@@ -47,3 +47,22 @@ def test_cli_geo_subcommands(write_json, tmp_path, capsys):
     cli.main(["geo", "import-places", str(path)])
     assert "Places: 1 created, 0 updated." in capsys.readouterr().out
     assert Place.objects.get().municipality_code == "HN0802"
+
+
+def test_import_areas_command_rejects_bad_resolution(write_json):
+    with pytest.raises(CommandError, match="between 0 and 12"):
+        call_command("import_areas", str(write_json(DEPARTMENTS)), "--resolution", "13")
+    assert not Area.objects.exists()
+
+
+def test_import_places_command_missing_file():
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("import_places", "/nonexistent/places.csv")
+
+
+def test_cli_reports_errors_without_a_traceback(write_json, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["geo", "import-areas", str(write_json({"type": "Feature"}))])
+    assert exit_.value.code == 1
+    assert "sereno: Expected a GeoJSON FeatureCollection" in capsys.readouterr().err
+    assert not Area.objects.exists()

@@ -194,3 +194,25 @@ def test_extract_is_cached_on_disk(settings, tmp_path, monkeypatch):
     assert json.loads(cached.read_text(encoding="utf-8")) == rows
     (place, *_) = gazetteer._build_places(rows)
     assert place.alternate_names == ()  # accent-only variant, airport code, Cyrillic: dropped
+
+
+def test_department_by_name_of_nothing():
+    assert gazetteer.department_by_name("") == ""
+    assert gazetteer.department_by_name("  ") == ""
+
+
+def test_search_limits_and_short_words_with_local_places():
+    Place.objects.create(name="Barrio Xyzal", key="barrio xyzal", latitude=14.1, longitude=-87.2)
+    Place.objects.create(name="Xylo", key="xylo", latitude=14.2, longitude=-87.2)
+    assert gazetteer.search("san", limit=0) == []
+    assert gazetteer.search("¡¿?!") == []
+    # Two letters match names and their beginnings, not a word inside a name, as for GeoNames.
+    assert names(gazetteer.search("xy")) == ["Xylo"]
+    assert names(gazetteer.search("xyz")) == ["Barrio Xyzal"]
+
+
+def test_nearest_place_respects_max_km():
+    place = gazetteer.nearest_place(*TEGUCIGALPA)
+    d = gazetteer._haversine_km(*TEGUCIGALPA, place.latitude, place.longitude)
+    assert gazetteer.nearest_place(*TEGUCIGALPA, max_km=d + 0.01) == place
+    assert gazetteer.nearest_place(*TEGUCIGALPA, max_km=d / 2) is None

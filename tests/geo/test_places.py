@@ -150,3 +150,70 @@ def test_not_utf8(tmp_path):
     path.write_bytes("name,lat,lon\nTegucigalpa Comayagüela,14,-87\n".encode("latin-1"))
     with pytest.raises(InvalidInput, match="not UTF-8"):
         import_places(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("Uno,14.1,-87.2,colonia,²", "line 3: population '²' is not a whole number"),
+        ("Uno,14.1,-87.2,colonia,99999999999", "line 3: population '99999999999' is too large"),
+        ("Uno,14.1,-87.2,colonia,1.5", "line 3: population '1.5' is not a whole number"),
+        ("Un\x00o,14.1,-87.2", "line 3: the name has control characters"),
+        ("N" * 201 + ",14.1,-87.2", "line 3: the name is longer than 200 characters"),
+        ("Uno,14.1,-87.2," + "k" * 33, "line 3: kind, department_code or municipality_code"),
+        ("Uno,14.1,-87.2,col\x00onia", "line 3: control characters in kind"),
+    ],
+)
+def test_more_bad_lines(write_csv, line, message):
+    text = f"name,latitude,longitude,kind,population\nBien,14.0,-87.0\n{line}\n"
+    with pytest.raises(InvalidInput) as err:
+        import_places(write_csv(text))
+    assert message in err.value.message
+    assert not Place.objects.exists()
+
+
+def test_unreadable_csv_is_a_clear_error(write_csv):
+    text = "name,lat,lon\nBien,14.0,-87.0\n" + "A" * 200_000 + ",14,-87\n"
+    with pytest.raises(InvalidInput, match="Line 3: not readable as CSV"):
+        import_places(write_csv(text))
+    assert not Place.objects.exists()
+
+
+def test_unreadable_path(tmp_path):
+    with pytest.raises(InvalidInput, match="Cannot read"):
+        import_places(tmp_path / "missing.csv")
+
+
+def test_spanish_headers_tabs_and_optional_columns(write_csv):
+    text = (
+        "Nombre\tLatitud\tLongitud\tTipo\tDepartment\tMunicipality\tPoblación\n"
+        "Aldea Uno\t14,1\t-87,3\taldea\thn08\thn0801\t1200\n"
+    )
+    assert import_places(write_csv(text)) == ImportResult(1, 0)
+    place = Place.objects.get()
+    assert (place.name, place.latitude, place.longitude, place.kind) == (
+        "Aldea Uno", 14.1, -87.3, "aldea",
+    )  # fmt: skip
+    assert (place.department_code, place.municipality_code, place.population) == (
+        "HN08", "HN0801", 1200,
+    )  # fmt: skip
+
+
+def test_a_place_listed_twice_in_one_file_is_one_place(write_csv):
+    text = "name,lat,lon,population\nUno,14.1,-87.3,5\nUNO,14.1,-87.3,7\n"
+    assert import_places(write_csv(text)) == ImportResult(1, 0)
+    assert (Place.objects.get().name, Place.objects.get().population) == ("UNO", 7)
+
+
+def test_database_failure_imports_nothing(write_csv, monkeypatch):
+    import_places(write_csv(GOOD))
+    changed = GOOD.replace("40000", "45000") + "Nuevo,14.2,-87.1\n"
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Place.objects, "bulk_update", failing)
+    with pytest.raises(RuntimeError):
+        import_places(write_csv(changed, "again.csv"))
+    assert Place.objects.count() == 3
+    assert Place.objects.get(key="colonia kennedy").population == 40000

@@ -142,3 +142,74 @@ def test_place_name_comes_from_the_public_point(monkeypatch):
     monkeypatch.setattr(gazetteer, "nearest_place", spy)
     location = locate(*EXACT, precision="exact", sensitive=True)
     assert named == [(location.public_latitude, location.public_longitude)]
+
+
+def _random_points(n, seed):
+    rng = __import__("random").Random(seed)
+    return [(rng.uniform(13.0, 16.5), rng.uniform(-89.3, -83.2)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_public_point_is_the_centre_of_the_points_cell(precision, sensitive):
+    normal, coarse = PUBLIC_RESOLUTION[precision]
+    expected_resolution = coarse if sensitive else normal
+    for lat, lon in _random_points(200, seed=PRECISIONS.index(precision) * 2 + sensitive):
+        plat, plon, resolution, cells = public_point(
+            lat, lon, precision=precision, sensitive=sensitive
+        )
+        assert resolution == expected_resolution
+        cell = h3.latlng_to_cell(lat, lon, resolution)
+        centre = h3.cell_to_latlng(cell)
+        assert (plat, plon) == (round(centre[0], 6), round(centre[1], 6))
+        assert (plat, plon) != (round(lat, 6), round(lon, 6))
+        # Everything published or indexed is a function of that cell alone.
+        assert (plat, plon, resolution, cells) == public_point(
+            *centre, precision=precision, sensitive=sensitive
+        )
+
+
+def test_sensitive_reports_are_at_least_res_7_coarse_everywhere():
+    # Every point of a res-7 cell (~5 km²) gives a sensitive report the same public point, and
+    # the public point is the cell's centre: the exact spot cannot be recovered.
+    for lat, lon in _random_points(100, seed=3):
+        cell = h3.latlng_to_cell(lat, lon, 7)
+        corners = [
+            # points just inside each vertex, pulled 1% towards the centre
+            (v[0] + (c[0] - v[0]) * 0.01, v[1] + (c[1] - v[1]) * 0.01)
+            for c in [h3.cell_to_latlng(cell)]
+            for v in h3.cell_to_boundary(cell)
+        ]
+        published = [
+            public_point(*p, precision=precision, sensitive=True)
+            for p in [(lat, lon), *corners]
+            for precision in ("exact", "place")
+        ]
+        assert all(p == published[0] for p in published)
+        (plat, plon, resolution, _) = published[0]
+        assert resolution == 7
+        assert h3.latlng_to_cell(plat, plon, 7) == cell
+
+
+def test_numbers_as_text_are_accepted_and_booleans_are_not():
+    assert public_point("14.0818", "-87.2068", precision="place", sensitive=False) == (
+        public_point(*EXACT, precision="place", sensitive=False)
+    )
+    location = locate("14.0818", "-87.2068", precision="place", sensitive=False)
+    assert (location.latitude, location.longitude) == EXACT
+    with pytest.raises(InvalidInput):
+        public_point(True, 0, precision="place", sensitive=False)
+
+
+def test_locate_sensitive_names_and_indexes_only_the_coarse_cell(write_json):
+    import_areas(write_json(MUNICIPALITIES))
+    location = locate(*EXACT, precision="exact", sensitive=True)
+    assert location.public_resolution == 7
+    centre = (location.public_latitude, location.public_longitude)
+    assert location.place_name == gazetteer.nearest_place(*centre).name == "Comayagüela"
+    cell7 = h3.latlng_to_cell(*EXACT, 7)
+    for res, value in location.cells.items():
+        cell = h3.int_to_str(value)
+        if res > 7:
+            assert cell == h3.cell_to_center_child(cell7, res)  # no finer information
+    assert (location.department_code, location.municipality_code) == ("HN08", "HN0802")

@@ -58,12 +58,21 @@ class ReportInput:
     injured: int | None = None
 
 
+# Choice enums build `.values` anew on every access; intake checks these on every report.
+_TIME_PRECISIONS = frozenset(TimePrecision.values)
+_LOCATION_PRECISIONS = frozenset(LocationPrecision.values)
+_CHANNELS = frozenset(Channel.values)
+
+
 # --- validation --------------------------------------------------------------------------------
 
 
 def _clean_text(value: str, *, field_name: str, max_length: int, required: bool) -> str:
     # Stored as text exactly as typed (minus control characters); templates escape on output.
-    text = "".join(ch for ch in (value or "") if ch in "\n\t" or ch.isprintable()).strip()
+    text = value or ""
+    if not text.replace("\n", "").replace("\t", "").isprintable():  # the common case skips this
+        text = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable())
+    text = text.strip()
     if required and not text:
         raise InvalidInput(_("This field is required."), field=field_name)
     if len(text) > max_length:
@@ -88,7 +97,7 @@ def _validate_point(lat, lon) -> tuple[float | None, float | None]:
 
 
 def _validate_when(value: datetime, precision: str) -> datetime:
-    if precision not in TimePrecision.values:
+    if precision not in _TIME_PRECISIONS:
         raise InvalidInput(_("Unknown time precision."), field="occurred_precision")
     if value is None:
         raise InvalidInput(_("Say when it happened."), field="occurred_at")
@@ -193,9 +202,9 @@ def report_create(
     files = files or []
     if len(files) > MAX_FILES:
         raise InvalidInput(_("At most %(n)d files.") % {"n": MAX_FILES}, field="files")
-    if data.channel not in Channel.values:
+    if data.channel not in _CHANNELS:
         raise InvalidInput(_("Unknown channel."), field="channel")
-    if data.location_precision not in LocationPrecision.values:
+    if data.location_precision not in _LOCATION_PRECISIONS:
         raise InvalidInput(_("Unknown location precision."), field="location_precision")
     now = timezone.now()
     lat, lon = _validate_point(data.latitude, data.longitude)

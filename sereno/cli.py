@@ -111,15 +111,19 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("createadmin", help="create an admin and print a TOTP setup URI once")
     p.add_argument("--username", default="admin")
     p.add_argument("--email", default="")
+    p.add_argument("--if-none", action="store_true", help="do nothing if an admin exists")
     p = sub.add_parser("demo", help="load synthetic Honduran demo reports")
     p.add_argument("--reports", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--days", type=int, default=365, help="spread over the last D days")
+    p.add_argument("--if-empty", action="store_true", help="do nothing if reports exist")
     p = sub.add_parser("audit", help="audit log tools")
     p.add_argument("action", choices=["verify"])
     p = sub.add_parser("geo", help="administrative areas and local places")
     p.add_argument("action", choices=["import-areas", "import-places"])
     p.add_argument("file")
     p.add_argument("--level", choices=["department", "municipality", "auto"], default="auto")
+    p.add_argument("--resolution", type=int, default=7, help="H3 resolution of area cells")
     p = sub.add_parser("manage", help="any Django management command", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
@@ -140,12 +144,16 @@ def main(argv: list[str] | None = None) -> None:
         _call("migrate", "--noinput")
         _call("createcachetable")
     elif ns.command == "createadmin":
-        _call("createadmin", "--username", ns.username, "--email", ns.email)
+        _call("createadmin", "--username", ns.username, "--email", ns.email,
+              *(["--if-none"] if ns.if_none else []))  # fmt: skip
     elif ns.command == "demo":
-        _call("demo", "--reports", str(ns.reports), "--seed", str(ns.seed))
+        _call("demo", "--reports", str(ns.reports), "--seed", str(ns.seed),
+              "--days", str(ns.days), *(["--if-empty"] if ns.if_empty else []))  # fmt: skip
     elif ns.command == "audit":
         _call("audit_verify")
     elif ns.command == "geo":
         name = "import_areas" if ns.action == "import-areas" else "import_places"
-        args = [name, ns.file] + (["--level", ns.level] if name == "import_areas" else [])
+        args = [name, ns.file]
+        if name == "import_areas":
+            args += ["--level", ns.level, "--resolution", str(ns.resolution)]
         _call(*args)

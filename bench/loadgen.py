@@ -27,6 +27,10 @@ class Result:
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
+    @property
+    def bad_status(self) -> int:
+        return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
+
     def pct(self, p: float) -> float:
         if not self.latencies:
             return float("nan")

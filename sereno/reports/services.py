@@ -1,6 +1,8 @@
 """Every write to a report goes through here: checks, the write, and its audit row, in one
 transaction."""
 
+import contextlib
+import functools
 import math
 import secrets
 import time
@@ -8,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -248,6 +250,9 @@ def _insert(report: Report, categories, files, intake_key) -> tuple[Report, bool
     for _attempt in range(5):
         report.reference = new_reference()
         try:
+            if not files and connection.vendor == "postgresql":
+                _insert_one_statement(report, [c.pk for c in categories])
+                return report, True
             with transaction.atomic():
                 report.save(force_insert=True)
                 if categories:  # one INSERT (the related manager would SELECT first)
@@ -267,6 +272,43 @@ def _insert(report: Report, categories, files, intake_key) -> tuple[Report, bool
                 continue  # 50-bit reference collided: draw another
             raise
     raise Conflict(_("Could not allocate a reference; try again."))
+
+
+@functools.cache
+def _insert_sql() -> tuple[str, tuple]:
+    """PostgreSQL: the report row and its category links in one statement (a data-modifying
+    CTE), built once from the model so it follows its columns."""
+    meta = Report._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    through = meta.get_field("categories").remote_field.through._meta
+    q = connection.ops.quote_name
+    table, pk, links = q(meta.db_table), q(meta.pk.column), q(through.db_table)
+    columns = ", ".join(q(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    link_columns = (
+        f"{q(through.get_field('report').column)}, {q(through.get_field('category').column)}"
+    )
+    # Identifiers come from the model and are quoted; every value is a parameter.
+    sql = (
+        f"WITH r AS (INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {pk}), "  # noqa: S608
+        f"l AS (INSERT INTO {links} ({link_columns}) "
+        f"SELECT r.{pk}, c FROM r, unnest(%s::bigint[]) AS c) SELECT {pk} FROM r"
+    )
+    return sql, fields
+
+
+def _insert_one_statement(report: Report, category_ids: list[int]) -> None:
+    # Outside a transaction the statement commits by itself: one round trip instead of
+    # BEGIN, INSERT, INSERT, COMMIT (intake's largest cost). Inside one, a savepoint keeps a
+    # failed insert from spoiling the caller's transaction, as the ORM path does.
+    sql, fields = _insert_sql()
+    params = [f.get_db_prep_save(f.pre_save(report, True), connection) for f in fields]
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, category_ids])
+            report.pk = cursor.fetchone()[0]
+    report._state.adding = False
+    report._state.db = connection.alias
 
 
 # --- moderation --------------------------------------------------------------------------------

@@ -48,6 +48,51 @@ def test_idempotent_on_intake_key():
     assert Report.objects.count() == 1
 
 
+def test_stored_with_its_categories_and_readable_back():
+    report, _ = services.report_create(
+        data=report_input(categories=["extorsion", "amenazas"], contact="9999-0000")
+    )
+    stored = Report.objects.get(reference=report.reference)
+    assert stored.pk == report.pk
+    assert sorted(c.slug for c in stored.categories.all()) == ["amenazas", "extorsion"]
+    assert stored.title == report.title and stored.h3_r8 == report.h3_r8
+    assert unseal_text(stored.contact_encrypted, purpose=services.CONTACT_PURPOSE) == "9999-0000"
+
+
+def test_a_colliding_reference_is_drawn_again(monkeypatch):
+    taken, _ = services.report_create(data=report_input())
+    draws = iter([taken.reference, "FRESHREF123"])
+    monkeypatch.setattr(services, "new_reference", lambda: next(draws))
+    report, created = services.report_create(data=report_input())
+    assert created and report.reference == "FRESHREF123"
+    assert Report.objects.count() == 2
+
+
+def test_a_retry_racing_inside_a_callers_transaction_keeps_that_transaction(monkeypatch):
+    """A channel stores its inbound message and the report in one transaction: a duplicate
+    that loses the race on the intake key must not spoil the caller's transaction."""
+    from django.db import transaction
+
+    from sereno.accounts.models import User
+
+    first, _ = services.report_create(data=report_input(), intake_key="sms:42")
+    real_filter = Report.objects.filter
+    calls = {"n": 0}
+
+    def miss_once(*args, **kwargs):  # the early look-up misses, as in a real race
+        calls["n"] += 1
+        return real_filter(pk=-1) if calls["n"] == 1 else real_filter(*args, **kwargs)
+
+    with transaction.atomic():
+        User.objects.create(username="written-in-the-same-transaction")
+        monkeypatch.setattr(Report.objects, "filter", miss_once)
+        again, created = services.report_create(data=report_input(), intake_key="sms:42")
+        monkeypatch.undo()
+        assert not created and again.pk == first.pk
+    assert User.objects.filter(username="written-in-the-same-transaction").exists()
+    assert Report.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from sereno.api.auth import StaffSession, StaffToken
+from sereno.api.auth import staff_auth
 from sereno.lib.errors import SerenoError, TooMany
 
 api = NinjaAPI(
@@ -114,7 +114,7 @@ def ping(request: HttpRequest):
     return {"pong": True}
 
 
-STAFF_AUTH = [StaffToken(), StaffSession()]
+STAFF_AUTH = staff_auth("reports.view_report")
 
 from sereno.reports.api import public_router, staff_router  # noqa: E402
 

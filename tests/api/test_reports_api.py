@@ -272,3 +272,69 @@ def test_staff_edit_lock_merge_bulk_comment(client, moderator, moderator2):
                           content_type="application/json")  # fmt: skip
     assert comment.status_code == 201
     assert client.get(f"{STAFF}/{one.reference}").json()["comments"][0]["body"] == "<b>ojo</b>"
+
+
+def _staff_operations():
+    """Every operation of every staff router, read from the API itself: a new endpoint is
+    covered by the denial tests below without anyone remembering to add it."""
+    from sereno.api.api import api
+
+    operations = []
+    for prefix, router in api._routers:
+        if not prefix.strip("/").startswith("staff"):
+            continue
+        for path, view in router.path_operations.items():
+            for operation in view.operations:
+                for method in operation.methods:
+                    operations.append(
+                        (
+                            method,
+                            "/api/v1/" + (prefix.strip("/") + "/" + path.lstrip("/")).strip("/"),
+                        )
+                    )
+    return sorted(set(operations))
+
+
+STAFF_OPERATIONS = _staff_operations()
+
+
+def _call(client, method, path, reference, **extra):
+    url = path.replace("{reference}", reference)
+    payload = {"status": "verified", "references": [reference], "sources": [reference],
+               "body": "x", "title": "cambiado", "reason": "prueba"}  # fmt: skip
+    return client.generic(
+        method, url, json.dumps(payload), content_type="application/json", **extra
+    )
+
+
+def test_staff_operations_were_found():
+    assert len(STAFF_OPERATIONS) >= 10
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF_OPERATIONS)
+def test_every_staff_endpoint_refuses_anonymous(client, method, path):
+    report = make_report()
+    assert _call(client, method, path, report.reference).status_code == 401
+    assert Report.objects.get(pk=report.pk).status == "received"
+    assert not Report.objects.exclude(title=report.title).exists()
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF_OPERATIONS)
+def test_every_staff_endpoint_refuses_an_outsider(client, outsider, method, path):
+    report = make_report()
+    staff_client(client, outsider)
+    assert _call(client, method, path, report.reference).status_code == 403
+    assert Report.objects.get(pk=report.pk).status == "received"
+    assert Report.objects.get(pk=report.pk).locked_by_id is None
+    assert not report.comments.exists()
+
+
+@pytest.mark.parametrize(("method", "path"), STAFF_OPERATIONS)
+def test_every_staff_endpoint_refuses_an_outsiders_token(
+    client, admin_user, outsider, method, path
+):
+    report = make_report()
+    _, secret = token_create(actor=admin_user, user=outsider, name="outsider")
+    response = _call(client, method, path, report.reference, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 403
+    assert Report.objects.get(pk=report.pk).status == "received"

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--with-worker", action="store_true", help="also run a background worker")
     p = sub.add_parser("run", help="set up (migrate, demo data, admin) and serve web + worker")
     server_args(p)
-    p.add_argument("--demo-reports", type=int, default=2000)
+    p.add_argument("--demo-reports", type=int, default=20000)
     sub.add_parser("worker", help="background queue consumer (Huey)")
     sub.add_parser("migrate", help="apply database migrations")
     p = sub.add_parser("createadmin", help="create an admin and print a TOTP setup URI once")

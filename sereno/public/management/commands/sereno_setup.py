@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = "Migrate, load demo data into an empty database, and create an admin if there is none."
 
     def add_arguments(self, parser):
-        parser.add_argument("--demo-reports", type=int, default=2000)
+        parser.add_argument("--demo-reports", type=int, default=20000)
 
     def handle(self, *args, **options):
         call_command("migrate", "--noinput", verbosity=0)

@@ -217,5 +217,7 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "level": "CRITICAL", "propagate": False},
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        # A handler of its own stops run_huey from adding a second one (each line twice).
+        "huey": {"handlers": ["console"], "propagate": False},
     },
 }

@@ -1,5 +1,9 @@
 """Compile and check the Spanish and English catalogues without GNU gettext.
 
+Strings are written in English in the code; Spanish lives in catalogues: the project's
+(`sereno/locale`) and one per app that has its own `locale/` folder (makemessages puts each
+app's strings there), so that work on different apps never edits the same file.
+
 python -m sereno.lib.i18n compile   # .po -> .mo (run by make)
 python -m sereno.lib.i18n check     # exit 1 if a message lacks its Spanish text
 """
@@ -9,11 +13,15 @@ from pathlib import Path
 
 import polib
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+LOCALE_DIR = PACKAGE_DIR / "locale"
 
 
-def catalogues() -> list[Path]:
-    return sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po"))
+def catalogues(root: Path = PACKAGE_DIR, language: str = "*") -> list[Path]:
+    """The project catalogue and every app's (`<app>/locale/<lang>/LC_MESSAGES/*.po`)."""
+    found = set(root.glob(f"locale/{language}/LC_MESSAGES/*.po"))
+    found.update(root.glob(f"*/locale/{language}/LC_MESSAGES/*.po"))
+    return sorted(found)
 
 
 def compile_all() -> int:
@@ -25,15 +33,15 @@ def compile_all() -> int:
     return 0
 
 
-def missing(language: str = "es", locale_dir: Path = LOCALE_DIR) -> list[str]:
-    """Messages with no translation (or a fuzzy one) in `language`."""
+def missing(language: str = "es", root: Path = PACKAGE_DIR) -> list[str]:
+    """Messages with no translation (or a fuzzy one) in `language`, in every catalogue."""
     gaps = []
-    for po_path in locale_dir.glob(f"{language}/LC_MESSAGES/*.po"):
+    for po_path in catalogues(root, language):
         for entry in polib.pofile(str(po_path)):
             if entry.obsolete:
                 continue
             if entry.fuzzy or not (entry.msgstr or any(entry.msgstr_plural.values())):
-                gaps.append(f"{po_path.name}: {entry.msgid!r}")
+                gaps.append(f"{po_path.relative_to(root)}: {entry.msgid!r}")
     return gaps
 
 

@@ -1,0 +1,117 @@
+"""Pages in a real browser: Debian's Chromium driven by Playwright, at a phone-sized viewport.
+
+Never a downloaded browser (`playwright install` cannot reach the internet here): `.ci/run`
+installs Debian's `chromium`. Every request a page makes is recorded, and a test fails if any
+of them leaves this machine (in tests the tile server is a local address without tiles).
+
+    def test_something(page, live_server):            # JavaScript on
+        page.goto(live_server.url + "/")
+    def test_plain(page_no_js, live_server): ...       # JavaScript off, as in Tor "Safest"
+"""
+
+import os
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = os.environ.get("SERENO_CHROMIUM", "/usr/bin/chromium")
+PHONE = {"width": 360, "height": 740}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]  # fmt: skip
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls tests make around it
+# are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed")
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            args=CHROMIUM_ARGS,
+        )
+        yield chromium
+        chromium.close()
+
+
+class Requests:
+    """Every URL the browser asked for during a test."""
+
+    def __init__(self):
+        self.urls: list[str] = []
+
+    def record(self, request) -> None:
+        self.urls.append(request.url)
+
+    def external(self) -> list[str]:
+        out = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob", "about", "chrome-extension"):
+                continue
+            if (parts.hostname or "") not in LOCAL_HOSTS:
+                out.append(url)
+        return out
+
+
+def _context(browser, *, javascript: bool, language: str = "es"):
+    context = browser.new_context(
+        java_script_enabled=javascript,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale=language,
+        extra_http_headers={"Accept-Language": language},
+        service_workers="allow",
+    )
+    context.set_default_timeout(15_000)
+    return context
+
+
+@pytest.fixture
+def requests_seen():
+    return Requests()
+
+
+@pytest.fixture
+def browser_context(browser, requests_seen):
+    context = _context(browser, javascript=True)
+    context.on("request", requests_seen.record)
+    yield context
+    context.close()
+    assert requests_seen.external() == [], "requests left this machine"
+
+
+@pytest.fixture
+def page(browser_context):
+    return browser_context.new_page()
+
+
+@pytest.fixture
+def page_no_js(browser, requests_seen):
+    context = _context(browser, javascript=False)
+    context.on("request", requests_seen.record)
+    page = context.new_page()
+    yield page
+    context.close()
+    assert requests_seen.external() == [], "requests left this machine"
+
+
+@pytest.fixture(autouse=True)
+def _no_tile_server(settings, live_server):
+    """Map tiles from an address on this machine that has none (404): the pages must work
+    without tiles, and no request may leave the machine."""
+    settings.TILE_URL = live_server.url + "/no-tiles/{z}/{x}/{y}.png"

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench clean messages
+.PHONY: run test setup lint format bench clean messages vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,16 +14,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Browser libraries (Leaflet, htmx) from the npm registry, pinned by package-lock.json.
+VENDOR_STAMP := sereno/static_vendor/.installed
+$(VENDOR_STAMP): package.json package-lock.json sereno/lib/vendor.py
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed to install Leaflet and htmx"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(PYTHON) -m sereno.lib.vendor
+	touch $(VENDOR_STAMP)
+
+vendor: $(VENDOR_STAMP)
+
 messages: $(STAMP)
 	$(BIN)/python -m sereno.lib.i18n compile
 
-setup: $(STAMP) messages
+setup: $(STAMP) $(VENDOR_STAMP) messages
 	$(BIN)/sereno migrate
 
 run: setup
 	$(BIN)/sereno run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) messages
+test: $(STAMP) $(VENDOR_STAMP) messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -38,4 +48,4 @@ bench: setup
 	$(BIN)/python bench/intake.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules sereno/static_vendor

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "sereno.geo",
     "sereno.reports",
     "sereno.api",
+    "sereno.crowdmap",
+    "sereno.moderation",
     "sereno.public",
 ]
 
@@ -156,6 +158,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Leaflet and htmx, installed from the npm registry by `make` (see sereno/lib/vendor.py).
+STATICFILES_DIRS = [BASE_DIR / "static_vendor"]
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = env_bool("SERENO_STATIC_FINDERS", False)
 STORAGES = {

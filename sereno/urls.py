@@ -7,5 +7,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("sereno.accounts.urls")),
     path("staff/", include("sereno.reports.urls")),
+    path("desk/", include("sereno.moderation.urls")),
+    path("", include("sereno.crowdmap.urls")),
     path("", include("sereno.public.urls")),
 ]

@@ -116,7 +116,9 @@ def ping(request: HttpRequest):
 
 STAFF_AUTH = staff_auth("reports.view_report")
 
+from sereno.crowdmap.api import router as map_router  # noqa: E402
 from sereno.reports.api import public_router, staff_router  # noqa: E402
 
 api.add_router("/", public_router)
+api.add_router("/", map_router)
 api.add_router("/staff", staff_router, auth=STAFF_AUTH)

@@ -31,7 +31,7 @@ class SafetyHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), interest-cohort=()"
         )
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.path.startswith(("/staff", "/accounts", "/api/v1/staff")):
+        if request.path.startswith(("/staff", "/desk", "/accounts", "/api/v1/staff")):
             response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -1,2 +1,10 @@
+from django.urls import path
+
+from sereno.crowdmap import views
+
 app_name = "crowdmap"
-urlpatterns = []
+urlpatterns = [
+    path("", views.map_page, name="map"),
+    path("report/", views.report_form, name="report_form"),
+    path("sw.js", views.service_worker, name="service_worker"),
+]

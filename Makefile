@@ -44,7 +44,10 @@ format: $(STAMP)
 	$(BIN)/ruff format sereno tests bench
 	$(BIN)/ruff check --fix sereno tests bench
 
+# wrk (Debian package) generates the load with little CPU; without it bench/loadgen.py does.
 bench: setup
+	@command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 \
+	  || sudo -n apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 || true
 	$(BIN)/python bench/intake.py
 
 clean:

@@ -101,6 +101,27 @@ def count_reports(url: str) -> int:
         return conn.execute("SELECT count(*) FROM reports_report").fetchone()[0]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = int(fields[11]) + int(fields[12])
+    family, frontier = {pid}, {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - family
+        family |= frontier
+    return sum(times.get(p, 0) for p in family) / ticks
+
+
 def wait_ready(port: int, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -160,10 +181,13 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             run_wrk("warm-up", base + "/", "report", seconds=3, connections=args.connections)
             before = count_reports(args.database_url)
+            cpu0 = tree_cpu_seconds(server.pid)
             trivial = run_wrk("GET /api/v1/ping", base + "/api/v1/ping", "get",
                               seconds=args.seconds, connections=args.connections)  # fmt: skip
+            cpu1 = tree_cpu_seconds(server.pid)
             intake = run_wrk("POST /api/v1/reports", base + "/", "report",
                              seconds=args.seconds, connections=args.connections)  # fmt: skip
+            cpu2 = tree_cpu_seconds(server.pid)
         else:
             host = f"127.0.0.1:{port}"
             ping = build_request("GET", "/api/v1/ping", host)
@@ -178,10 +202,13 @@ def main() -> int:
             run("warm-up", "127.0.0.1", port, next_report, seconds=3,
                 connections=args.connections)  # fmt: skip
             before = count_reports(args.database_url)
+            cpu0 = tree_cpu_seconds(server.pid)
             trivial = run("GET /api/v1/ping", "127.0.0.1", port, lambda: ping,
                           seconds=args.seconds, connections=args.connections)  # fmt: skip
+            cpu1 = tree_cpu_seconds(server.pid)
             intake = run("POST /api/v1/reports", "127.0.0.1", port, next_report,
                          seconds=args.seconds, connections=args.connections)  # fmt: skip
+            cpu2 = tree_cpu_seconds(server.pid)
         created = count_reports(args.database_url) - before
     finally:
         server.terminate()
@@ -195,6 +222,13 @@ def main() -> int:
     )
     print(trivial.line())
     print(intake.line())
+    # Server CPU per request does not depend on what else the machine is doing; the rates do.
+    ping_cpu = 1000 * (cpu1 - cpu0) / max(1, trivial.count)
+    report_cpu = 1000 * (cpu2 - cpu1) / max(1, intake.count)
+    print(
+        f"server CPU per request (gunicorn processes): ping {ping_cpu:.2f} ms, report "
+        f"{report_cpu:.2f} ms; load average at the end {os.getloadavg()[0]:.2f}"
+    )
     print(f"reports stored: {created} of {intake.count} answered; intake/trivial: {ratio:.0%}")
     checks = {
         ">= 400 reports/s": intake.rate >= 400,

@@ -43,7 +43,7 @@ def _gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str
         "--worker-class", "gthread" if threads > 1 else "sync",
         *access_log,
         "--forwarded-allow-ips", "127.0.0.1",
-        "--max-requests", "5000", "--max-requests-jitter", "500",
+        "--max-requests", "200000", "--max-requests-jitter", "20000",
         "--limit-request-line", "8190",
     ]  # fmt: skip
 

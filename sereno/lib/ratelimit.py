@@ -13,6 +13,7 @@ window. Someone holding SECRET_KEY could still test guessed addresses against co
 have not expired yet, which is why windows are short and nothing else is kept.
 """
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -50,8 +51,13 @@ def _utc_day() -> str:
 
 
 def _day_key(day: str) -> bytes:
+    return _derive_day_key(settings.SECRET_KEY, day)
+
+
+@functools.lru_cache(maxsize=4)
+def _derive_day_key(secret: str, day: str) -> bytes:
     return hmac.new(
-        settings.SECRET_KEY.encode(), f"sereno.ratelimit.client:{day}".encode(), hashlib.sha256
+        secret.encode(), f"sereno.ratelimit.client:{day}".encode(), hashlib.sha256
     ).digest()
 
 

@@ -3,11 +3,13 @@ service worker. Views parse input, call one service or selector, and render."""
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from sereno.crowdmap.forms import MapFilterForm, ReportForm, new_token
@@ -64,15 +66,26 @@ def _language() -> str:
     return "en" if (get_language() or "").startswith("en") else "es"
 
 
+@csrf_exempt  # anonymous and idempotent; a report queued offline for days must still go
 def report_form(request):
     """Report form. The hidden one-time token becomes the report's intake key, so a double
-    POST (a second tap, a reload, a retry on a slow network) never creates two reports."""
+    POST (a second tap, a reload, a retry on a slow network) never creates two reports.
+    The page's script posts the same fields (answer in JSON) with an `Idempotency-Key`."""
     if request.method == "POST":
-        form = ReportForm(request.POST, request.FILES)
+        data = request.POST.copy()
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if key:
+            data["token"] = key
+        form = ReportForm(data, request.FILES)
+        wants_json = "application/json" in request.headers.get("Accept", "")
         if form.is_valid():
             report = _submit(request, form)
             if report is not None:
+                if wants_json:
+                    return JsonResponse({"reference": report.reference}, status=201)
                 return render(request, "crowdmap/sent.html", {"report": report})
+        if wants_json:
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=422)
         return render(request, "crowdmap/report_form.html", _form_context(form), status=422)
     form = ReportForm(initial={"token": new_token()})
     return render(request, "crowdmap/report_form.html", _form_context(form))
@@ -102,6 +115,28 @@ def _submit(request, form: ReportForm) -> Report | None:
 
 def _form_context(form: ReportForm) -> dict:
     return {"form": form, "tile_url": settings.TILE_URL}
+
+
+@require_GET
+def language(request, code: str):
+    """Switch language with a plain link. Django's set_language needs a CSRF-checked POST, and
+    with `Referrer-Policy: no-referrer` browsers send `Origin: null` on form posts, which the
+    CSRF check refuses; a language cookie is harmless to set from a GET."""
+    next_url = request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    if code in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            secure=settings.LANGUAGE_COOKIE_SECURE or request.is_secure(),
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
+        )
+    return response
 
 
 @require_GET

@@ -138,3 +138,20 @@ def test_service_worker_scope_covers_the_form(client):
     assert response["Content-Type"].startswith("application/javascript")
     assert response["Service-Worker-Allowed"] == "/"
     assert '"/report/"' in response.text
+
+
+def test_script_path_answers_json_and_honours_the_idempotency_key(client):
+    headers = {"Accept": "application/json", "Idempotency-Key": "web-0123456789abcdef0123"}
+    first = client.post("/report/", form_data(token="ignored-for-the-header"), headers=headers)
+    again = client.post("/report/", form_data(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["reference"] == again.json()["reference"]
+    report = Report.objects.get()
+    assert report.intake_key == "web:web-0123456789abcdef0123" and report.channel == "web"
+
+
+def test_script_path_returns_field_errors_as_json(client):
+    response = client.post("/report/", form_data(description=""),
+                           headers={"Accept": "application/json"})  # fmt: skip
+    assert response.status_code == 422
+    assert "description" in response.json()["errors"]

@@ -61,17 +61,6 @@
     }, function () { return 0; });
   }
 
-  function resolvePlace(item) {
-    var p = item.payload;
-    if (p.latitude != null || !item.lookup) return Promise.resolve();
-    return fetch(d.places + "?q=" + encodeURIComponent(item.lookup))
-      .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (places) {
-        var match = (places || []).filter(function (pl) { return !item.department || pl.department === item.department; })[0];
-        if (match) { p.latitude = match.latitude; p.longitude = match.longitude; p.location_precision = "place"; }
-      }, function () {});
-  }
-
   // One sender at a time in this page; the server's Idempotency-Key check covers the rest
   // (another tab, a retry after a lost answer).
   var flushing = null;
@@ -86,11 +75,11 @@
   }
 
   function send(item) {
-    return resolvePlace(item).then(function () {
-      var body = new FormData();
-      body.append("data", JSON.stringify(item.payload));
-      if (item.photo) body.append("files", item.photo, item.photoName || "photo.jpg");
-      return fetch(d.api, { method: "POST", body: body, headers: { "Idempotency-Key": item.key, Accept: "application/json" } });
+    var body = new FormData();
+    item.fields.forEach(function (pair) { body.append(pair[0], pair[1]); });
+    return fetch(d.api, {
+      method: "POST", body: body, credentials: "omit",
+      headers: { "Idempotency-Key": item.key, Accept: "application/json" }
     }).then(function (response) {
       if (response.ok) {
         return response.json().then(function (result) {
@@ -116,30 +105,33 @@
 
   // The server refused the report (e.g. a field it does not accept): send the same fields as
   // a plain POST so the errors are shown next to the fields, in the person's language.
+  // A report saved earlier and refused now goes back into the form, to be corrected and sent.
   function rejected(item) {
-    if (item.key === liveKey) { liveSubmit = false; HTMLFormElement.prototype.submit.call(form); }
+    if (item.key !== liveKey) {
+      form.reset();
+      Array.prototype.forEach.call(form.querySelectorAll("input[type=checkbox]"), function (c) { c.checked = false; });
+      item.fields.forEach(function (pair) {
+        var el = form.elements[pair[0]];
+        if (!el || typeof pair[1] !== "string") return;
+        if (el.length && el[0] && el[0].type === "checkbox") {
+          Array.prototype.forEach.call(el, function (c) { if (c.value === pair[1]) c.checked = true; });
+        } else if (el.type === "checkbox") el.checked = true;
+        else el.value = pair[1];
+      });
+    }
+    liveSubmit = false;
+    HTMLFormElement.prototype.submit.call(form);
   }
 
   // --- submission ---------------------------------------------------------------------------
-  function payload() {
-    var time = f.when_time.value;
-    var p = {
-      title: f.title.value, description: f.description.value,
-      categories: Array.prototype.filter.call(form.querySelectorAll("input[name=categories]"), function (c) { return c.checked; })
-        .map(function (c) { return c.value; }),
-      occurred_at: f.when_date.value + "T" + (time || "12:00") + ":00",
-      occurred_precision: time ? "exact" : "day",
-      place_name: f.place_name.value,
-      location_precision: f.location_precision.value || "place",
-      language: document.documentElement.lang === "en" ? "en" : "es",
-      involves_minors: f.involves_minors.checked,
-      contact: f.contact.value
-    };
-    if (f.latitude.value && f.longitude.value) {
-      p.latitude = parseFloat(f.latitude.value);
-      p.longitude = parseFloat(f.longitude.value);
-    }
-    return p;
+  function fields(key) {
+    f.token.value = key;  // the server's intake key: every retry of this report carries it
+    var out = [];
+    new FormData(form).forEach(function (value, name) {
+      if (value instanceof Blob && !value.size) return;  // no photo chosen
+      out.push([name, value]);
+    });
+    return out;
   }
 
   var liveSubmit = true, liveKey = null;
@@ -152,13 +144,8 @@
       return;
     }
     event.preventDefault();
-    var photo = f.photo.files && f.photo.files[0];
-    var dept = f.department.value;
-    var item = {
-      key: newKey(), payload: payload(), created: Date.now(),
-      photo: photo || null, photoName: photo ? photo.name : "", department: dept,
-      lookup: f.place_name.value || (dept ? f.department.options[f.department.selectedIndex].text : "")
-    };
+    var key = newKey();
+    var item = { key: key, fields: fields(key), created: Date.now() };
     liveKey = item.key;
     say(statusBox, d.msgSending);
     // Kept on the phone before the first try: if the connection or the page dies mid-way,

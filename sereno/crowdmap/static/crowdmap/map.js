@@ -14,6 +14,7 @@
   var HONDURAS = [[12.9, -89.4], [16.5, -83.1]];
 
   var map = L.map(el, { zoomSnap: 1, minZoom: 5, maxZoom: 18 });
+  map.attributionControl.setPrefix("Leaflet");
   L.tileLayer(d.tiles, { maxZoom: 18, attribution: d.msgAttribution }).addTo(map);
   if (d.viewSet) map.setView([+d.lat, +d.lon], +d.zoom);
   else map.fitBounds(HONDURAS);
@@ -78,10 +79,11 @@
     breaks = [1, 2, 3, 4].map(function (i) { return Math.max(i, Math.round(Math.pow(Math.max(max, 1), i / 5))); });
     var items = scale.querySelectorAll(".lg"), lo = 1;
     for (var i = 0; i < 5; i++) {
-      var hi = i < 4 ? breaks[i] : max;
-      items[i].parentNode.hidden = lo > Math.max(hi, 1) || (i === 4 && max <= breaks[3]);
-      items[i].textContent = lo >= hi ? String(lo) : lo + "–" + hi;
-      lo = (i < 4 ? breaks[i] : max) + 1;
+      var hi = i < 4 ? Math.min(breaks[i], max) : max, show = max > 0 && lo <= hi;
+      items[i].parentNode.hidden = !show;
+      if (!show) continue;
+      items[i].textContent = lo === hi ? String(lo) : lo + "–" + hi;
+      lo = hi + 1;
     }
     scale.hidden = max === 0;
   }

@@ -204,7 +204,7 @@ def _detail_context(request, report: Report, **extra) -> dict:
     ]
     history = None
     if user.has_perm("accounts.view_audit"):
-        history = list(selectors.report_history(report.reference))
+        history = [(entry, _changes(entry)) for entry in selectors.report_history(report.reference)]
     context = {
         "report": report,
         "occurred": occurred_text(report),
@@ -227,6 +227,13 @@ def _detail_context(request, report: Report, **extra) -> dict:
     }
     context.update(extra)
     return context
+
+
+def _changes(entry) -> list[tuple[str, object, object]]:
+    """(field, before, after) for each field an audit entry mentions."""
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    return [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]
 
 
 @require_safe

@@ -118,3 +118,23 @@ def test_bulk_verify_on_a_phone(page, live_server):
     page.wait_for_selector(".messages .success")
     statuses = [Report.objects.get(pk=r.pk).status for r in reports]
     assert statuses == ["verified", "verified", "received"]
+
+
+def test_desk_works_without_javascript(page_no_js, live_server):
+    page = page_no_js
+    moderator = make_user("mona", "moderator")
+    report = make_report(title="Desaparición de un joven en Choloma")
+    sign_in(page, live_server, moderator)
+    page.click(f"text={report.title}")
+    page.wait_for_url(f"**/desk/r/{report.reference}/")
+    page.fill("#reason", "")
+    page.click("#do-rejected")  # no reason: refused, nothing written
+    page.wait_for_selector(".messages .error")
+    assert Report.objects.get(pk=report.pk).status == "received"
+    page.click("#do-verified")
+    page.wait_for_selector("#report-status.badge-verified")
+    page.fill("#comment-body", "Confirmado con la familia")
+    page.click("text=Añadir comentario")
+    page.wait_for_selector("text=Confirmado con la familia")
+    assert Report.objects.get(pk=report.pk).status == "verified"
+    assert fits_the_phone(page)

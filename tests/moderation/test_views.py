@@ -459,3 +459,16 @@ def test_history_lists_each_change(client, moderator, report):
     client.post(reverse("desk:transition", args=[report.reference]), {"status": "verified"})
     page = client.get(detail_url(report)).text
     assert "status: received → verified" in page
+
+
+def test_queue_and_detail_queries_do_not_grow_with_rows(
+    client, moderator, moderator2, django_assert_max_num_queries
+):
+    reports = [make_report(title=f"Informe {i}", contact="+504 0000") for i in range(30)]
+    for r in reports[:5]:
+        report_lock(actor=moderator2, report_id=r.pk)
+    staff_client(client, moderator)
+    with django_assert_max_num_queries(15):
+        assert client.get(QUEUE, {"status": "all"}).status_code == 200
+    with django_assert_max_num_queries(25):
+        assert client.get(detail_url(reports[0])).status_code == 200

@@ -82,8 +82,6 @@ def test_country_zoom_counts_published_reports_in_hexagons(page, live_server, pu
     # The view is in the URL, so it can be shared.
     expect(page).to_have_url(re.compile(r"[?&]z=\d+"))
     assert "lat=" in page.url and "lon=" in page.url
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "map.png"))
 
 
 def test_street_zoom_shows_the_point_with_a_popup_to_the_report(page, live_server, published):
@@ -121,3 +119,20 @@ def test_map_page_in_english_and_at_320_pixels(page, live_server, published):
     assert shown_total(page) == 4
     assert page.locator("#map-total").inner_text() == "4 reports"
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_map_with_demo_data_and_screenshot(page, live_server):
+    from sereno.crowdmap.services import map_rebuild
+    from sereno.reports import demo
+    from sereno.reports.models import Report
+
+    demo.load(reports=3000, seed=7, days=60)
+    map_rebuild()
+    published = Report.objects.filter(status="published", merged_into__isnull=True).count()
+    page.set_viewport_size({"width": 360, "height": 900})
+    page.goto(live_server.url + "/")
+    total = shown_total(page)
+    assert 0 < total <= published  # reports without a public point are not on the map
+    page.wait_for_selector("#timeline svg rect")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "map.png"))

@@ -1,11 +1,11 @@
 import time
 
 import pytest
-from django.db import connection
 from django.test import RequestFactory
 
 from sereno.lib import ratelimit
 from sereno.lib.errors import TooMany
+from tests.accounts.helpers import stored_counters
 
 pytestmark = pytest.mark.django_db
 
@@ -79,30 +79,6 @@ def test_client_key_groups_an_ipv6_slash_64():
     assert a == b != c
     mapped = ratelimit.client_key(request_from("::ffff:203.0.113.7"))
     assert mapped == ratelimit.client_key(request_from("203.0.113.7"))
-
-
-def stored_counters() -> dict[str, int]:
-    """Every rate-limit counter as the cache server holds it (Redis or the database table)."""
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client()
-        return {
-            key.decode(): client.ttl(key) for key in client.scan_iter(match="*rl:*", count=1000)
-        }
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT cache_key, expires FROM sereno_cache WHERE cache_key LIKE '%rl:%'")
-        rows = cursor.fetchall()
-    # SQLite hands back naive datetimes in UTC.
-    return {key: int(aware(expires).timestamp() - time.time()) for key, expires in rows}
-
-
-def aware(value):
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def test_cache_never_holds_the_key_itself():

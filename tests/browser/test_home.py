@@ -1,10 +1,23 @@
 """The public home page in Chromium at phone size, with and without JavaScript."""
 
+import importlib
+
 import pytest
 
+from sereno.reports import services
 from tests.factories import make_report, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def taxonomy(monkeypatch):
+    """The seeded categories, as after `migrate`: a transactional test's flush removes them
+    (and the per-process taxonomy cache of intake must not keep the old rows)."""
+    from django.apps import apps
+
+    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
+    monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
 
 
 def test_home_lists_published_reports_without_javascript(page_no_js, live_server, moderator):
@@ -18,3 +31,15 @@ def test_home_lists_published_reports_without_javascript(page_no_js, live_server
 def test_home_fits_a_phone_and_stays_on_this_machine(page, live_server):
     page.goto(live_server.url + "/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_keyboard_reaches_the_skip_link_then_the_navigation(page, live_server):
+    page.goto(live_server.url + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    page.goto(live_server.url + "/")
+    for _ in range(4):  # skip link, brand, map, report
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "/report/"

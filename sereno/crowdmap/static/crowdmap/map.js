@@ -59,8 +59,10 @@
       });
     },
     onEachFeature: function (f, lyr) {
-      lyr.bindPopup(popup(f));
-      if (f.geometry.type !== "Point") lyr.bindTooltip(plural(f.properties.count));
+      if (f.geometry.type === "Point") { lyr.bindPopup(popup(f)); return; }
+      // A hexagon: its count on hover or tap; a click zooms in on it.
+      lyr.bindTooltip(plural(f.properties.count));
+      lyr.on("click", function () { map.fitBounds(lyr.getBounds(), { maxZoom: map.getZoom() + 3 }); });
     }
   }).addTo(map);
 

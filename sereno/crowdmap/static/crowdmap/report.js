@@ -95,7 +95,8 @@
     statusBox.dataset.kind = "sent";
     if (item.key === liveKey) {
       form.hidden = true;
-      say(sentBox, d.msgSent.replace("%s", reference));
+      document.getElementById("sent-text").textContent = d.msgSent.replace("%s", reference);
+      sentBox.hidden = false;
       sentBox.dataset.reference = reference;
       sentBox.focus();
     } else {

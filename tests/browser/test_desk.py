@@ -29,6 +29,18 @@ def taxonomy(monkeypatch):
     monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _leave_the_taxonomy_seeded(django_db_blocker):
+    """The last test's flush removes the categories: put them back for the modules after this
+    one, and drop the cache that points at the removed rows."""
+    yield
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
+    services._TAXONOMY = (0.0, {})
+
+
 def current_code(user) -> str:
     device = user.totpdevice_set.get()
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)

@@ -2,6 +2,7 @@
 with a popup at street zoom, filters and view in the URL, the timeline; no tiles reachable."""
 
 import importlib
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,16 @@ from tests.factories import make_report, publish
 pytestmark = pytest.mark.django_db(transaction=True)
 expect = pytest.importorskip("playwright.sync_api").expect
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """docs/screenshots with SERENO_SCREENSHOTS=1 (to refresh the committed pictures), else a
+    temporary folder, so that a test run leaves the tree clean."""
+    return DOCS_SCREENSHOTS if os.environ.get("SERENO_SCREENSHOTS") == "1" else tmp_path
+
+
 SAN_PEDRO_SULA = (15.5042, -88.0250)
 
 
@@ -121,7 +131,7 @@ def test_map_page_in_english_and_at_320_pixels(page, live_server, published):
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
 
 
-def test_map_with_demo_data_and_screenshot(page, live_server):
+def test_map_with_demo_data_and_screenshot(page, live_server, screenshots):
     from sereno.crowdmap.services import map_rebuild
     from sereno.reports import demo
     from sereno.reports.models import Report
@@ -134,5 +144,5 @@ def test_map_with_demo_data_and_screenshot(page, live_server):
     total = shown_total(page)
     assert 0 < total <= published  # reports without a public point are not on the map
     page.wait_for_selector("#timeline svg rect")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "map.png"))
+    screenshots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(screenshots / "map.png"))

@@ -141,6 +141,15 @@ def test_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
+def test_staff_pages_send_no_referrer_elsewhere_but_keep_csrf_working(client):
+    """Under "no-referrer" browsers post forms with "Origin: null" and the CSRF check refuses
+    the sign-in; staff pages use "same-origin" (nothing is sent to any other site)."""
+    login_page = client.get("/accounts/login/")
+    assert login_page["Referrer-Policy"] == "same-origin"
+    assert login_page["Cache-Control"] == "no-store"
+    assert client.get("/api/v1/reports")["Referrer-Policy"] == "no-referrer"
+
+
 def test_home_page_in_both_languages(client):
     assert "Informes publicados" in client.get("/", headers={"Accept-Language": "es"}).text
     assert "Published reports" in client.get("/", headers={"Accept-Language": "en"}).text

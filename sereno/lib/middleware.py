@@ -13,6 +13,9 @@ def _tile_origin() -> str:
     return f"{scheme}://{host.replace('{s}', '*')}" if rest else ""
 
 
+STAFF_PREFIXES = ("/staff", "/desk", "/accounts", "/api/v1/staff")
+
+
 class SafetyHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -26,12 +29,17 @@ class SafetyHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.csp)
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Public pages: no referrer at all. Staff pages: "same-origin" — under "no-referrer" a
+        # browser posts forms with "Origin: null", which the CSRF check (rightly) refuses, and
+        # the sign-in and desk forms need that check; "same-origin" still tells no other site
+        # (such as the tile server) anything.
+        staff = request.path.startswith(STAFF_PREFIXES)
+        response.headers.setdefault("Referrer-Policy", "same-origin" if staff else "no-referrer")
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), interest-cohort=()"
         )
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.path.startswith(("/staff", "/desk", "/accounts", "/api/v1/staff")):
+        if staff:
             response.headers["Cache-Control"] = "no-store"
         return response
 

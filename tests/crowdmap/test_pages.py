@@ -4,6 +4,7 @@ JavaScript), the map page's filters as a plain GET, and the service worker."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from sereno.reports.models import Report
@@ -155,3 +156,24 @@ def test_script_path_returns_field_errors_as_json(client):
                            headers={"Accept": "application/json"})  # fmt: skip
     assert response.status_code == 422
     assert "description" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("path", ["/", "/report/", "/reports/"])
+def test_public_pages_keep_to_the_strict_policy(client, path):
+    response = client.get(path)
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    body = response.text
+    assert "<script>" not in body and " style=" not in body and " onclick=" not in body
+    assert "http://" not in body.replace(settings.TILE_URL, "") and "https://" not in body.replace(
+        settings.TILE_URL, ""
+    )
+
+
+def test_language_switch_by_link_keeps_the_page(client):
+    response = client.get("/lang/en/", {"next": "/report/?x=1"})
+    assert response.status_code == 302 and response["Location"] == "/report/?x=1"
+    assert "Send a report" in client.get("/report/").text
+    evil = client.get("/lang/es/", {"next": "https://evil.example/"})
+    assert evil["Location"] == "/"
+    assert "Enviar un informe" in client.get("/report/").text

@@ -73,6 +73,15 @@ def test_submit_with_javascript_online(page, live_server):
     assert report.channel == "web" and report.intake_key.startswith("web:web-")
 
 
+def test_double_tap_with_javascript_makes_one_report(page, live_server):
+    page.goto(live_server.url + "/report/")
+    fill(page)
+    page.dblclick("button[type=submit].primary")
+    page.wait_for_selector("#sent-box:not([hidden])")
+    page.wait_for_load_state("networkidle")
+    assert Report.objects.count() == 1
+
+
 def test_offline_report_is_kept_and_sent_once(page, live_server):
     context = page.context
     page.goto(live_server.url + "/report/")

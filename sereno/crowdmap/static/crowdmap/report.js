@@ -135,7 +135,7 @@
     return out;
   }
 
-  var liveSubmit = true, liveKey = null;
+  var liveSubmit = true, liveKey = null, submitting = false;
   form.addEventListener("submit", function (event) {
     if (!liveSubmit) return;
     if (!form.checkValidity()) {
@@ -145,6 +145,8 @@
       return;
     }
     event.preventDefault();
+    if (submitting) return;  // a second tap while the first is on its way is not a new report
+    submitting = true;
     var key = newKey();
     var item = { key: key, fields: fields(key), created: Date.now() };
     liveKey = item.key;
@@ -158,6 +160,7 @@
           form.reset();
           clearLocation();
         }
+        submitting = false;
       });
     }, function () {
       // No IndexedDB (private mode on some phones): the plain POST still works.

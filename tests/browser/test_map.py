@@ -103,6 +103,7 @@ def test_street_zoom_shows_the_point_with_a_popup_to_the_report(page, live_serve
     page.locator(".leaflet-overlay-pane .leaflet-interactive").first.click()
     link = page.locator(".leaflet-popup-content a")
     assert link.inner_text() == "Extorsión al taxi"
+    assert "Extorsión («impuesto de guerra»)" in page.locator(".leaflet-popup-content").inner_text()
     link.click()
     page.wait_for_url(f"**/r/{report.reference}/")
     assert page.locator("h1").inner_text() == "Extorsión al taxi"

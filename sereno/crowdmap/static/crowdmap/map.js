@@ -32,6 +32,15 @@
     });
   }
 
+  // Category names in the page's language, from the filter form's labels.
+  var categoryNames = {};
+  if (form) {
+    Array.prototype.forEach.call(form.querySelectorAll("input[name=category]"), function (input) {
+      var label = input.closest("label");
+      if (label) categoryNames[input.value] = label.textContent.trim();
+    });
+  }
+
   function popup(feature) {
     var p = feature.properties, html = "<strong>" + escapeHtml(plural(p.count)) + "</strong>";
     var reports = p.reports || [];
@@ -40,7 +49,7 @@
       reports.forEach(function (r) {
         var url = d.reportUrl.replace("REF", encodeURIComponent(r.reference));
         html += "<li><a href='" + url + "'>" + escapeHtml(r.title) + "</a><br><small>" +
-          escapeHtml([r.occurred, r.category].filter(Boolean).join(" · ")) + "</small></li>";
+          escapeHtml([r.occurred, categoryNames[r.category] || r.category].filter(Boolean).join(" · ")) + "</small></li>";
       });
       html += "</ul>";
       if (p.count > reports.length) html += "<small>" + escapeHtml(d.msgMore.replace("%s", p.count - reports.length)) + "</small>";

@@ -124,6 +124,15 @@
     HTMLFormElement.prototype.submit.call(form);
   }
 
+  // Chrome on Android can send the outbox from the service worker when the connection returns,
+  // even with no Sereno page open.
+  function askForBackgroundSync() {
+    if (!navigator.serviceWorker) return;
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.sync) return reg.sync.register("sereno-outbox");
+    }).catch(function () {});
+  }
+
   // --- submission ---------------------------------------------------------------------------
   function fields(key) {
     f.token.value = key;  // the server's intake key: every retry of this report carries it
@@ -157,6 +166,7 @@
       return outbox.all().then(function (items) {
         if (items.some(function (i) { return i.key === item.key; })) {
           say(statusBox, d.msgQueued);
+          askForBackgroundSync();
           form.reset();
           clearLocation();
         }

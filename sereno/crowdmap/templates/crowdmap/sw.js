@@ -50,3 +50,39 @@ self.addEventListener("fetch", function (event) {
     }));
   }
 });
+
+// Background Sync (Chrome on Android): the reports waiting in the phone's outbox are sent when
+// the connection returns even if no Sereno page is open. The page sends them too; both use the
+// report's own Idempotency-Key, so the server keeps exactly one.
+function outbox(mode, action) {
+  return new Promise(function (ok, fail) {
+    var req = indexedDB.open("sereno-outbox", 1);
+    req.onupgradeneeded = function () { req.result.createObjectStore("outbox", { keyPath: "key" }); };
+    req.onerror = function () { fail(req.error); };
+    req.onsuccess = function () {
+      var tx = req.result.transaction("outbox", mode), r = action(tx.objectStore("outbox"));
+      tx.oncomplete = function () { ok(r && r.result); };
+      tx.onerror = function () { fail(tx.error); };
+    };
+  });
+}
+
+function sendWaiting() {
+  return outbox("readonly", function (s) { return s.getAll(); }).then(function (items) {
+    return Promise.all(items.map(function (item) {
+      var body = new FormData();
+      item.fields.forEach(function (pair) { body.append(pair[0], pair[1]); });
+      return fetch(FORM, { method: "POST", body: body, credentials: "omit",
+        headers: { "Idempotency-Key": item.key, Accept: "application/json" } })
+        .then(function (response) {
+          // Refused reports stay for the page, which puts them back in the form.
+          if (response.ok) return outbox("readwrite", function (s) { return s["delete"](item.key); });
+          if (response.status >= 500 || response.status === 429) throw new Error("retry later");
+        });
+    }));
+  });
+}
+
+self.addEventListener("sync", function (event) {
+  if (event.tag === "sereno-outbox") event.waitUntil(sendWaiting());
+});

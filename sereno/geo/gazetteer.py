@@ -57,6 +57,8 @@ _RENAMES = {"Puerto Cortez": "Puerto Cortés"}
 _DUPLICATE_KM = 10.0
 _CACHE_FORMAT = 1
 EARTH_KM = 6371.0088
+# department_at: the nearest place within this distance gives the department.
+DEPARTMENT_KM = 60
 
 
 @dataclass(frozen=True)
@@ -296,8 +298,33 @@ def nearest_place(lat: float, lon: float, max_km: float = 50) -> GazetteerPlace 
 def department_at(lat: float, lon: float) -> str:
     """Department P-code of the nearest place within 60 km, else "" (a rough guess near
     borders: imported boundaries, `areas.admin_codes`, are exact)."""
-    place = nearest_place(lat, lon, max_km=60)
+    place = nearest_place(lat, lon, max_km=DEPARTMENT_KM)
     return place.department_code if place else ""
+
+
+def departments_at(lats, lons, *, chunk: int = 1024) -> np.ndarray:
+    """`department_at` of many points at once, as an array of codes: the same answer for every
+    point (the same arithmetic, vectorised over a chunk of points at a time)."""
+    lat = np.asarray(lats, dtype=float).ravel()
+    lon = np.asarray(lons, dtype=float).ravel()
+    out = np.full(len(lat), "", dtype=object)
+    index = _get()
+    if not index.places:
+        return out
+    todo = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    for start in range(0, len(todo), chunk):
+        rows = todo[start : start + chunk]
+        plat, plon = lat[rows], lon[rows]
+        # math.cos, as nearest_place uses: numpy's may differ in the last bit.
+        cos = np.array([math.cos(math.radians(v)) for v in plat.tolist()])
+        dx = (index.lon[None, :] - plon[:, None]) * cos[:, None]
+        dy = index.lat[None, :] - plat[:, None]
+        best = np.argmin(dx * dx + dy * dy, axis=1)
+        for row, a, o, b in zip(rows, plat.tolist(), plon.tolist(), best, strict=True):
+            place = index.places[b]
+            if _haversine_km(a, o, place.latitude, place.longitude) <= DEPARTMENT_KM:
+                out[row] = place.department_code
+    return out
 
 
 def _local_place(row) -> GazetteerPlace:

@@ -149,6 +149,9 @@ def load(
         return LoadResult()
     frame = generate(reports, seed=seed, days=max(1, days), now=now or timezone.now())
     _write(frame, progress=progress, started=started)
+    from sereno.crowdmap.services import map_rebuild  # crowdmap: the map counts them too
+
+    map_rebuild()
     return LoadResult(
         created=reports,
         seconds=time.perf_counter() - started,

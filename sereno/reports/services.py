@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sereno.accounts.audit import audit_append
+from sereno.crowdmap.services import map_track  # crowdmap: map counts follow every change
 from sereno.geo.services import locate
 from sereno.lib.crypto import seal_text
 from sereno.lib.errors import Conflict, InvalidInput, Locked, NotAllowed, NotFound
@@ -367,7 +368,7 @@ def report_transition(*, actor, report_id: int, to_status: str, reason: str = ""
     if to_status in REASON_REQUIRED and not reason:
         raise InvalidInput(_("Give a reason."), field="reason")
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), map_track([report_id]):  # crowdmap: exact map counts
         report = _get(report_id, for_update=True)
         if _locked_by_other(report, actor, now):
             raise Locked(_("%(user)s is editing this report.") % {"user": report.locked_by})
@@ -447,7 +448,7 @@ def report_edit(*, actor, report_id: int, changes: dict, reason: str = "") -> Re
             _("These fields cannot be edited: %(f)s") % {"f": ", ".join(sorted(unknown))}
         )
     report_lock(actor=actor, report_id=report_id)
-    with transaction.atomic():
+    with transaction.atomic(), map_track([report_id]):  # crowdmap: exact map counts
         report = _get(report_id, for_update=True)
         before = _snapshot(report, changes)
         categories = None
@@ -504,7 +505,8 @@ def report_merge(*, actor, target_id: int, source_ids: list[int], reason: str = 
     if not source_ids:
         raise InvalidInput(_("Choose at least one duplicate to merge."), field="source_ids")
     now = timezone.now()
-    with transaction.atomic():
+    # crowdmap: exact map counts (the target may gain categories, sources leave the map)
+    with transaction.atomic(), map_track([target_id, *source_ids]):
         target = _get(target_id, for_update=True)
         sources = list(Report.objects.select_for_update().filter(pk__in=source_ids))
         if len(sources) != len(source_ids):

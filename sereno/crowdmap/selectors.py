@@ -1,0 +1,426 @@
+"""Reads for the public map: exact counts per H3 cell, per public point and per day.
+
+Counts come from the rollup (`MapCount`) for every cell that lies wholly inside the viewport,
+and from the reports table only along the viewport's edge, where a cell can hold reports on
+both sides of it. A report is counted when its public point is inside the viewport, so the
+features always add up to the number of matching published reports there.
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from types import SimpleNamespace
+
+import h3
+from django.db import connection
+from django.db.models import (
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    QuerySet,
+    Sum,
+)
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from sereno.crowdmap.models import CategorySet, MapCount
+from sereno.crowdmap.services import (
+    CUBE_CELL,
+    CUBE_DAY,
+    CUBE_FULL,
+    CUBE_WHAT,
+    POINTS,
+    cell_centre,
+)
+from sereno.lib.errors import InvalidInput
+from sereno.reports.models import Report, Status
+from sereno.reports.schemas import occurred_text
+from sereno.reports.selectors import category_with_descendants, parse_bbox
+
+KM_PER_DEGREE = 111.32
+# Street zoom and closer: public points instead of hexagons.
+POINT_ZOOM = 14
+MAX_ZOOM = 22
+REPORTS_PER_POINT = 10
+# A report's public point lies within this many average edge lengths of the centre of its
+# cell at each stored resolution (checked over Honduras in tests/crowdmap/test_margin.py; the
+# worst case measured is about 1.02 per axis).
+MARGIN_EDGES = 2.0
+# Viewports spanning more cells than this at the zoom's resolution get a coarser one.
+MAX_CELLS = 25_000
+# Points mode on a viewport wider than this (degrees) shows hexagons instead.
+MAX_POINT_SPAN = 0.5
+
+
+def resolution_for_zoom(zoom: int) -> int | None:
+    """H3 resolution of the hexagons at this zoom, None for points."""
+    if zoom >= POINT_ZOOM:
+        return None
+    if zoom <= 8:
+        return 4
+    if zoom <= 10:
+        return 6
+    return 8
+
+
+@dataclass
+class MapQuery:
+    bbox: tuple[float, float, float, float] | None = None
+    category_ids: list[int] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    department: str | None = None
+    municipality: str | None = None
+    catsets: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def has_dates(self) -> bool:
+        return bool(self.date_from or self.date_to)
+
+    @property
+    def has_what(self) -> bool:
+        return bool(self.category_ids or self.department or self.municipality)
+
+
+def map_query(
+    *, bbox: str | None, category=None, date_from=None, date_to=None, department=None,
+    municipality=None,
+) -> MapQuery:  # fmt: skip
+    """Validate the public filters (the same as the report list's) into a MapQuery."""
+    box = None
+    if bbox is not None:
+        box = parse_bbox(bbox)
+        if box[0] > box[2]:
+            raise InvalidInput(_("bbox must not cross the antimeridian."), field="bbox")
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInput(_("date_from is after date_to."), field="date_from")
+    query = MapQuery(bbox=box, date_from=date_from, date_to=date_to,
+                     department=department or None, municipality=municipality or None)  # fmt: skip
+    slugs = [s for s in (category or []) if s]
+    if slugs:
+        query.category_ids = category_with_descendants(slugs)
+        if not query.category_ids:
+            raise InvalidInput(_("Unknown category."), field="category")
+        wanted = set(query.category_ids)
+        query.catsets = [s.pk for s in CategorySet.objects.all() if s.ids & wanted]
+    return query
+
+
+# --- the reports table (edges, points, naive) --------------------------------------------------
+
+
+def _day_start(day: date):
+    from datetime import datetime, time
+
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def public_reports(query: MapQuery, bbox=None) -> QuerySet:
+    """Published reports matching the filters, in `bbox` (default: the query's; False: any)
+    by public point. The category filter is a correlated EXISTS: cheap for the few reports of
+    a viewport's edge, where an IN would read every report of the category."""
+    qs = Report.objects.filter(status=Status.PUBLISHED, merged_into__isnull=True)
+    if query.category_ids:
+        links = Report.categories.through.objects.filter(
+            report_id=OuterRef("pk"), category_id__in=query.category_ids
+        )
+        qs = qs.filter(Exists(links))
+    if query.date_from:
+        qs = qs.filter(occurred_at__gte=_day_start(query.date_from))
+    if query.date_to:
+        qs = qs.filter(occurred_at__lt=_day_start(query.date_to) + timezone.timedelta(days=1))
+    if query.department:
+        qs = qs.filter(department_code=query.department)
+    if query.municipality:
+        qs = qs.filter(municipality_code=query.municipality)
+    bbox = query.bbox if bbox is None else bbox
+    if bbox:
+        west, south, east, north = bbox
+        qs = qs.filter(
+            public_latitude__gte=south, public_latitude__lte=north,
+            public_longitude__gte=west, public_longitude__lte=east,
+        )  # fmt: skip
+    return qs
+
+
+# --- the rollup --------------------------------------------------------------------------------
+
+
+def _margin(resolution: int, bbox) -> tuple[float, float]:
+    km = MARGIN_EDGES * h3.average_hexagon_edge_length(resolution, "km")
+    widest = min(89.0, max(abs(bbox[1]), abs(bbox[3])))
+    return km / KM_PER_DEGREE, km / (KM_PER_DEGREE * math.cos(math.radians(widest)))
+
+
+def _shrink(bbox, dlat: float, dlon: float, times: int):
+    west, south, east, north = bbox
+    return west + times * dlon, south + times * dlat, east - times * dlon, north - times * dlat
+
+
+def _empty(box) -> bool:
+    return box[0] > box[2] or box[1] > box[3]
+
+
+def _cube(query: MapQuery) -> int:
+    if query.has_what:
+        return CUBE_FULL if query.has_dates else CUBE_WHAT
+    return CUBE_DAY if query.has_dates else CUBE_CELL
+
+
+def _rollup(query: MapQuery, resolution: int, box, cube: int | None = None, *, by=None):
+    """Rollup rows matching the filters whose centre (or point) is in `box` (None: anywhere).
+    `by` = "lat" or "lon": the coordinate whose index to use (the other is read as "+ 0":
+    SQLite has no statistics to choose between them)."""
+    cube = _cube(query) if cube is None else cube
+    qs = MapCount.objects.filter(cube=cube, resolution=resolution)
+    if query.category_ids or query.department:
+        by = "neither"  # the category or department index is narrower than any box
+    if box is not None:
+        west, south, east, north = box
+        lat, lon = "latitude", "longitude"
+        if by in ("lat", "neither"):
+            qs, lon = qs.alias(lon0=ExpressionWrapper(F(lon) + 0, FloatField())), "lon0"
+        if by in ("lon", "neither"):
+            qs, lat = qs.alias(lat0=ExpressionWrapper(F(lat) + 0, FloatField())), "lat0"
+        qs = qs.filter(**{f"{lat}__gte": south, f"{lat}__lte": north, f"{lon}__gte": west,
+                          f"{lon}__lte": east})  # fmt: skip
+    if query.date_from and cube in (CUBE_DAY, CUBE_FULL):
+        qs = qs.filter(day__gte=query.date_from.toordinal())
+    if query.date_to and cube in (CUBE_DAY, CUBE_FULL):
+        qs = qs.filter(day__lte=query.date_to.toordinal())
+    if query.category_ids:
+        qs = qs.filter(catset__in=query.catsets or [-1])
+    if query.department:
+        qs = qs.filter(department=query.department)
+    if query.municipality:
+        qs = qs.filter(municipality=query.municipality)
+    return qs
+
+
+def _inside(box, lat: float, lon: float) -> bool:
+    return box[1] <= lat <= box[3] and box[0] <= lon <= box[2]
+
+
+def _whole(inner, resolution: int, cell: int) -> bool:
+    """Whether the rollup counted this cell whole (its centre is in the inner box)."""
+    return inner is not None and _inside(inner, *cell_centre(resolution, cell))
+
+
+def _split(query: MapQuery, resolution: int, cube: int | None = None):
+    """(inner box or None, edge querysets of point rows). Cells whose centre is in the inner
+    box hold only reports inside the viewport: the rollup at `resolution` counts them whole.
+    Any other cell's reports inside the viewport lie outside the box shrunk by twice the
+    margin: they are counted from the rollup by public point (exact), in four strips that are
+    each one index range."""
+    dlat, dlon = _margin(resolution, query.bbox)
+    inner = _shrink(query.bbox, dlat, dlon, 1)
+    if _empty(inner):
+        return None, [_rollup(query, POINTS, query.bbox, cube, by="lat")]
+    core = _shrink(query.bbox, dlat, dlon, 2)
+    if _empty(core):
+        return inner, [_rollup(query, POINTS, query.bbox, cube, by="lat")]
+    if query.category_ids or query.department:
+        # Filtered: one pass over the filter's rows (its index) beats four strips.
+        ring = _rollup(query, POINTS, query.bbox, cube).exclude(
+            latitude__gte=core[1], latitude__lte=core[3], longitude__gte=core[0],
+            longitude__lte=core[2],
+        )  # fmt: skip
+        return inner, [ring]
+    west, south, east, north = query.bbox
+    # Strips around the core; a point on a border between two is kept by the first one.
+    bottom = _rollup(query, POINTS, (west, south, east, core[1]), cube, by="lat")
+    top = _rollup(query, POINTS, (west, core[3], east, north), cube, by="lat")
+    left = _rollup(query, POINTS, (west, core[1], core[0], core[3]), cube, by="lon")
+    right = _rollup(query, POINTS, (core[2], core[1], east, core[3]), cube, by="lon")
+    edges = [
+        bottom,
+        top.exclude(latitude=core[3]) if core[1] == core[3] else top,
+        left.exclude(latitude__in=[core[1], core[3]]),
+        right.exclude(latitude__in=[core[1], core[3]]).exclude(longitude=core[0]),
+    ]
+    return inner, edges
+
+
+def cell_counts(query: MapQuery, resolution: int) -> dict[int, int]:
+    """Exact count of matching published reports per cell, for the viewport."""
+    inner, edges = _split(query, resolution)
+    counts: dict[int, int] = {}
+    if inner is not None:
+        rows = _rollup(query, resolution, inner).values_list("cell").annotate(n=Sum("count"))
+        counts = {cell: n for cell, n in rows.order_by() if n}
+    column = f"h3_r{resolution}"
+    for edge in edges:
+        for cell, n in edge.values_list(column).annotate(n=Sum("count")).order_by():
+            if not n or _whole(inner, resolution, cell):
+                continue
+            counts[cell] = counts.get(cell, 0) + n
+    return counts
+
+
+def choose_resolution(query: MapQuery, zoom: int) -> int | None:
+    resolution = resolution_for_zoom(zoom)
+    west, south, east, north = query.bbox
+    if resolution is None:
+        if max(east - west, north - south) <= MAX_POINT_SPAN:
+            return None
+        resolution = 8
+    lat = math.radians((south + north) / 2)
+    area = (north - south) * (east - west) * math.cos(lat) * KM_PER_DEGREE**2
+    while resolution > 4 and area / h3.average_hexagon_area(resolution, "km^2") > MAX_CELLS:
+        resolution -= 2
+    return resolution
+
+
+# --- GeoJSON -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=50_000)
+def cell_polygon(cell: int) -> tuple:
+    ring = [(round(lon, 6), round(lat, 6)) for lat, lon in h3.api.basic_int.cell_to_boundary(cell)]
+    ring.append(ring[0])
+    return tuple(ring)
+
+
+def hexagon_features(counts: dict[int, int]) -> list[dict]:
+    return [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [cell_polygon(cell)]},
+            "properties": {"cell": h3.int_to_str(cell), "count": n},
+        }
+        for cell, n in sorted(counts.items())
+    ]
+
+
+def point_features(query: MapQuery) -> list[dict]:
+    rows = _rollup(query, POINTS, query.bbox, by="lat").values_list("latitude", "longitude")
+    counts = {(lat, lon): n for lat, lon, n in rows.annotate(n=Sum("count")).order_by() if n}
+    listed = newest_reports(query, list(counts))
+    return [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {"count": n, "reports": listed.get((lat, lon), [])},
+        }
+        for (lat, lon), n in sorted(counts.items())
+    ]
+
+
+def newest_reports(query: MapQuery, points: list[tuple[float, float]]) -> dict:
+    """The newest REPORTS_PER_POINT matching reports at each public point: one index range
+    per point (status, point, occurred_at), many points to a statement."""
+    base = public_reports(query, bbox=False).order_by("-occurred_at", "-id")
+    fields = ("id", "reference", "title", "occurred_at", "occurred_precision",
+              "public_latitude", "public_longitude")  # fmt: skip
+    rows = []
+    with connection.cursor() as cursor:
+        for lo in range(0, len(points), 200):  # SQLite allows 500 terms in a compound SELECT
+            parts, params = [], []
+            for n, (lat, lon) in enumerate(points[lo : lo + 200]):
+                one = base.filter(public_latitude=lat, public_longitude=lon).values_list(*fields)
+                sql, p = one[:REPORTS_PER_POINT].query.sql_with_params()
+                parts.append(f"SELECT * FROM ({sql}) AS p{n}")  # noqa: S608 (ORM-built SQL)
+                params.extend(p)
+            cursor.execute(" UNION ALL ".join(parts), params)
+            rows.extend(cursor.fetchall())
+    first_category = {}
+    links = Report.categories.through.objects.filter(report_id__in=[r[0] for r in rows])
+    for report_id, slug in links.order_by("-id").values_list("report_id", "category__slug"):
+        first_category[report_id] = slug  # newest link first: the report's first one wins
+    listed: dict[tuple, list] = defaultdict(list)
+    for pk, ref, title, occurred, precision, lat, lon in sorted(
+        ((*r[:3], _aware(r[3]), *r[4:]) for r in rows), key=lambda r: (r[3], r[0]), reverse=True
+    ):
+        when = occurred_text(SimpleNamespace(occurred_at=occurred, occurred_precision=precision))
+        listed[(lat, lon)].append({"reference": ref, "title": title, "occurred": when,
+                                   "category": first_category.get(pk)})  # fmt: skip
+    return listed
+
+
+def _aware(value) -> datetime:
+    # A raw cursor gives SQLite's text (UTC) or PostgreSQL's aware datetime.
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
+def map_features(query: MapQuery, zoom: int) -> dict:
+    if not 0 <= zoom <= MAX_ZOOM:
+        raise InvalidInput(_("zoom must be between 0 and %(max)d.") % {"max": MAX_ZOOM},
+                           field="zoom")  # fmt: skip
+    resolution = choose_resolution(query, zoom)
+    if resolution is None:
+        features = point_features(query)
+        mode, used = "points", None
+    else:
+        features = hexagon_features(cell_counts(query, resolution))
+        mode, used = "hexagons", resolution
+    return {
+        "type": "FeatureCollection",
+        "total": sum(f["properties"]["count"] for f in features),
+        "mode": mode,
+        "resolution": used,
+        "features": features,
+    }
+
+
+def naive_features(query: MapQuery) -> dict:
+    """What a client that clusters in the browser downloads: every point in the viewport.
+    Only for the benchmark's comparison."""
+    rows = public_reports(query).values_list(
+        "reference", "title", "occurred_at", "public_latitude", "public_longitude"
+    )
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"reference": ref, "title": title, "occurred_at": occurred.isoformat()}}
+        for ref, title, occurred, lat, lon in rows.iterator(chunk_size=10_000)
+        if lat is not None
+    ]  # fmt: skip
+    return {"type": "FeatureCollection", "total": len(features), "features": features}
+
+
+# --- timeline ----------------------------------------------------------------------------------
+
+
+def timeline(query: MapQuery) -> dict:
+    """Matching published reports per local day of occurrence. Without a viewport every
+    published report counts (located or not); with one, those whose public point is in it."""
+    days: dict[int, int] = {}
+    if query.bbox is None:
+        cube = CUBE_FULL if query.has_what else CUBE_DAY
+        rows = _rollup(query, 0, None, cube)
+        rows = rows.values_list("day").annotate(n=Sum("count")).order_by()
+        days = {day: n for day, n in rows if n}
+    else:
+        resolution = _timeline_resolution(query.bbox)
+        cube = CUBE_FULL if query.has_what else CUBE_DAY
+        inner, edges = _split(query, resolution, cube)
+        if inner is not None:
+            rows = _rollup(query, resolution, inner, cube)
+            for day, n in rows.values_list("day").annotate(n=Sum("count")).order_by():
+                days[day] = days.get(day, 0) + n
+        column = f"h3_r{resolution}"
+        for edge in edges:
+            rows = edge.values_list(column, "day").annotate(n=Sum("count")).order_by()
+            for cell, day, n in rows:
+                if not _whole(inner, resolution, cell):
+                    days[day] = days.get(day, 0) + n
+    series = [
+        {"date": date.fromordinal(day).isoformat(), "count": n}
+        for day, n in sorted(days.items())
+        if n
+    ]
+    return {"total": sum(d["count"] for d in series), "days": series}
+
+
+def _timeline_resolution(bbox) -> int:
+    span = min(bbox[2] - bbox[0], bbox[3] - bbox[1])
+    for resolution in (4, 6):
+        if 4 * _margin(resolution, bbox)[1] < 0.2 * span:
+            return resolution
+    return 8

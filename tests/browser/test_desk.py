@@ -68,18 +68,6 @@ def sign_in(page, live_server, user):
     page.goto(live_server.url + "/desk/")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="platform bug outside the desk: the sign-in page is served with Referrer-Policy "
-    "no-referrer, so Chromium posts the form with 'Origin: null' and Django's CSRF check "
-    "refuses it (403). Fix: 'same-origin' for /accounts (the desk already does this).",
-)
-def test_moderator_signs_in_with_password_and_totp_code(page, live_server):
-    moderator = make_user("mona", "moderator")
-    sign_in_with_totp(page, live_server, moderator)
-    assert page.get_by_role("heading", name="Cola de revisión").is_visible()
-
-
 def fits_the_phone(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth") <= 360
 
@@ -90,7 +78,7 @@ def test_moderator_publishes_a_report_with_the_keyboard(page, live_server):
     make_report(title="Robo en el mercado Zonal Belén", contact="+504 9999-0000")
     make_report(title="Amenazas a una lideresa comunitaria", categories=["amenazas"])
 
-    sign_in(page, live_server, moderator)
+    sign_in_with_totp(page, live_server, moderator)
     assert page.locator("html").get_attribute("lang") == "es"
     assert page.get_by_role("heading", name="Cola de revisión").is_visible()
     assert page.locator(".tabs a[aria-current=page]").inner_text().startswith("Recibido")

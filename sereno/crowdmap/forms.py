@@ -125,6 +125,30 @@ class ReportForm(forms.Form):
         self.fields["categories"].choices = category_choices()
         self.fields["department"].choices = department_choices(_("I don't know / choose"))
         self.fields["when_date"].widget.attrs["max"] = timezone.localdate().isoformat()
+        for name in self.HELP_TEXT_FIELDS:
+            self.fields[name].widget.attrs["aria-describedby"] = f"id_{name}-help"
+
+    HELP_TEXT_FIELDS = ("place_name", "photo", "contact")  # the template shows their help
+
+    def full_clean(self):
+        super().full_clean()
+        self.describe_errors()
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        self.describe_errors()
+
+    def describe_errors(self) -> None:
+        """Screen readers read a field's error (and help) when the field gets focus."""
+        for name in getattr(self, "_errors", None) or {}:
+            if name not in self.fields:
+                continue
+            attrs = self.fields[name].widget.attrs
+            attrs["aria-invalid"] = "true"
+            ids = [f"id_{name}-error"]
+            if name in self.HELP_TEXT_FIELDS:
+                ids.append(f"id_{name}-help")
+            attrs["aria-describedby"] = " ".join(ids)
 
     def clean_token(self) -> str:
         token = self.cleaned_data["token"]

@@ -177,3 +177,10 @@ def test_language_switch_by_link_keeps_the_page(client):
     evil = client.get("/lang/es/", {"next": "https://evil.example/"})
     assert evil["Location"] == "/"
     assert "Enviar un informe" in client.get("/report/").text
+
+
+def test_errors_are_tied_to_their_fields_for_screen_readers(client):
+    response = client.post("/report/", form_data(title="", contact="x" * 300))
+    assert 'aria-invalid="true"' in response.text
+    assert 'aria-describedby="id_title-error"' in response.text
+    assert 'aria-describedby="id_contact-error id_contact-help"' in response.text

@@ -6,7 +6,6 @@ million reports load in minutes, not hours. Only the references come from the op
 randomness, like `new_reference()`'s, so loading twice never collides.
 """
 
-import importlib
 import secrets
 import time
 from collections.abc import Callable
@@ -396,7 +395,7 @@ def generate(n: int, *, seed: int, days: int, now: datetime) -> "Frame":
     pub = _public(lat, lon, resolution, lprec, sensitive, lprec_keys)
     dept = np.array([p.department_code for p in places], dtype=object)[place]
     muni = np.full(n, "", dtype=object)
-    areas = _admin_codes(lat, lon, notes)
+    areas = _admin_codes(lat, lon, notes, lprec, lprec_keys)
     if areas is not None:
         adept, amuni = areas
         dept = np.where(adept != "", adept, dept)
@@ -543,33 +542,19 @@ def _public(lat, lon, resolution, lprec, sensitive, lprec_keys):
     return {k: v[inverse] for k, v in out.items()}
 
 
-def _admin_codes(lat, lon, notes):
-    """Department and municipality from imported areas, looked up once per ~5 km² cell, and
-    only when that is fast enough for a bulk load."""
-    try:
-        areas = importlib.import_module("sereno.geo.areas")
-        from sereno.geo.models import Area
-    except ImportError:
+def _admin_codes(lat, lon, notes, lprec=None, lprec_keys=None):
+    """Department and municipality from imported areas, for every exact point (vectorised
+    point-in-polygon, the same answer `locate` gives one report), with the same rule: a point
+    that only stands for its department names no municipality."""
+    from sereno.geo.areas import admin_codes_many
+    from sereno.geo.models import Area
+
+    if not Area.objects.exists():
         return None
-    if not hasattr(areas, "admin_codes") or not Area.objects.exists():
-        return None
-    cell = np.fromiter(
-        map(h3.api.basic_int.latlng_to_cell, lat.tolist(), lon.tolist(), [7] * len(lat)),
-        dtype=np.uint64,
-        count=len(lat),
-    )
-    unique, inverse = np.unique(cell, return_inverse=True)
-    dept = np.empty(len(unique), dtype=object)
-    muni = np.empty(len(unique), dtype=object)
-    started = time.perf_counter()
-    for j, c in enumerate(unique.tolist()):
-        clat, clon = h3.api.basic_int.cell_to_latlng(c)
-        dept[j], muni[j] = areas.admin_codes(clat, clon)
-        elapsed = time.perf_counter() - started
-        if j >= 50 and elapsed / (j + 1) * len(unique) > 30:
-            notes.append("areas are imported, but looking them up would be too slow: skipped")
-            return None
-    return dept[inverse], muni[inverse]
+    dept, muni = admin_codes_many(lat, lon)
+    if lprec is not None and "department" in lprec_keys:
+        muni = np.where(lprec == lprec_keys.index("department"), "", muni)
+    return dept, muni
 
 
 def _momento(hour: int) -> str:

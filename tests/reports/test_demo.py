@@ -359,3 +359,37 @@ def test_a_failed_large_load_leaves_the_table_as_it_was(loaded, monkeypatch):
         demo.load(reports=500, seed=2, days=30)
     assert Report.objects.count() == 0
     assert _schema() == before
+
+
+def test_with_imported_areas_every_report_gets_the_codes_of_its_exact_point(tmp_path):
+    """Once boundaries are imported, demo reports carry the department and municipality that
+    `locate` would give each of them (the exact point, not a cell centre)."""
+    import json
+
+    from sereno.geo import areas
+    from sereno.geo.services import locate
+    from tests.geo.helpers import DEPARTMENTS, MUNICIPALITIES
+
+    for name, doc in (("adm1", DEPARTMENTS), ("adm2", MUNICIPALITIES)):
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        areas.import_areas(str(path), "auto")
+    areas.invalidate()
+    try:
+        before = Report.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        demo.load(reports=600, seed=3, days=60)
+        checked = 0
+        for report in Report.objects.filter(id__gt=before).exclude(latitude=None).iterator():
+            where = locate(
+                report.latitude,
+                report.longitude,
+                precision=report.location_precision,
+                sensitive=report.sensitive,
+            )
+            assert (report.department_code, report.municipality_code) == (
+                where.department_code, where.municipality_code
+            ), report.reference  # fmt: skip
+            checked += report.municipality_code != ""
+        assert checked > 0  # some reports fell inside the made-up municipalities
+    finally:
+        areas.invalidate()

@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("file")
     p.add_argument("--level", choices=["department", "municipality", "auto"], default="auto")
     p.add_argument("--resolution", type=int, default=7, help="H3 resolution of area cells")
+    p.add_argument(
+        "--no-relocate", action="store_true", help="do not recompute existing reports' areas"
+    )
     p = sub.add_parser("manage", help="any Django management command", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
@@ -156,4 +159,5 @@ def main(argv: list[str] | None = None) -> None:
         args = [name, ns.file]
         if name == "import_areas":
             args += ["--level", ns.level, "--resolution", str(ns.resolution)]
+            args += ["--no-relocate"] if ns.no_relocate else []
         _call(*args)

@@ -73,6 +73,9 @@ def fits_the_phone(page) -> bool:
 
 
 def test_moderator_publishes_a_report_with_the_keyboard(page, live_server):
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
     moderator = make_user("mona", "moderator")
     first = make_report(title="Extorsión a buses de la ruta 5", categories=["extorsion"])
     make_report(title="Robo en el mercado Zonal Belén", contact="+504 9999-0000")
@@ -106,6 +109,8 @@ def test_moderator_publishes_a_report_with_the_keyboard(page, live_server):
     page.keyboard.press("u")
     page.wait_for_url(live_server.url + "/desk/")
     assert Report.objects.filter(status="published").count() == 1
+    # No script errors and no CSP violations; the only failures allowed are the missing tiles.
+    assert [p for p in problems if "404" not in p] == []
 
 
 def test_bulk_verify_on_a_phone(page, live_server):

@@ -15,6 +15,7 @@ from sereno.reports import services
 from sereno.reports.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
+expect = pytest.importorskip("playwright.sync_api").expect
 
 BUDGET = 60 * 1024  # bytes transferred, gzip-compressed, for the form's first load
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -147,6 +148,29 @@ def test_map_picker_loads_leaflet_on_demand_and_sets_the_location(page, live_ser
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert page.input_value("#id_location_precision") == "exact"
     assert 12 < float(page.input_value("#id_latitude")) < 17
+    assert "aproximada" in page.locator("#location-status").inner_text()
+
+
+def test_place_autocomplete_sets_the_coordinates(page, live_server):
+    page.goto(live_server.url + "/report/")
+    page.locator("#id_place_name").press_sequentially("La Ceib", delay=20)
+    option = page.locator("#place-options option").first
+    option.wait_for(state="attached")
+    label = option.get_attribute("value")
+    assert label.startswith("La Ceiba")
+    page.fill("#id_place_name", label)  # as when the person picks it from the list
+    assert page.input_value("#id_location_precision") == "place"
+    assert 15.6 < float(page.input_value("#id_latitude")) < 15.9
+    assert page.input_value("#id_department") == "HN01"  # Atlántida
+
+
+def test_use_my_location_says_the_spot_is_not_published(page, live_server):
+    page.context.grant_permissions(["geolocation"], origin=live_server.url)
+    page.context.set_geolocation({"latitude": 15.5042, "longitude": -88.025})
+    page.goto(live_server.url + "/report/")
+    page.click("#use-location")
+    expect(page.locator("#id_latitude")).not_to_have_value("")
+    assert page.input_value("#id_location_precision") == "exact"
     assert "aproximada" in page.locator("#location-status").inner_text()
 
 

@@ -53,6 +53,9 @@ REPORTS_PER_POINT = 10
 MARGIN_EDGES = 2.0
 # Viewports spanning more cells than this at the zoom's resolution get a coarser one.
 MAX_CELLS = 25_000
+# Filtered views with more reports than this along their edge read it through the filter's
+# index instead of four strips of the viewport.
+RING_FROM = 5_000
 # Points mode on a viewport wider than this (degrees) shows hexagons instead.
 MAX_POINT_SPAN = 0.5
 
@@ -178,8 +181,8 @@ def _rollup(query: MapQuery, resolution: int, box, cube: int | None = None, *, b
     SQLite has no statistics to choose between them)."""
     cube = _cube(query) if cube is None else cube
     qs = MapCount.objects.filter(cube=cube, resolution=resolution)
-    if query.category_ids or query.department:
-        by = "neither"  # the category or department index is narrower than any box
+    if by is None and (query.category_ids or query.department):
+        by = "neither"  # the category or department index is narrower than a large box
     if box is not None:
         west, south, east, north = box
         lat, lon = "latitude", "longitude"
@@ -224,8 +227,11 @@ def _split(query: MapQuery, resolution: int, cube: int | None = None):
     core = _shrink(query.bbox, dlat, dlon, 2)
     if _empty(core):
         return inner, [_rollup(query, POINTS, query.bbox, cube, by="lat")]
-    if query.category_ids or query.department:
-        # Filtered: one pass over the filter's rows (its index) beats four strips.
+    if (query.category_ids or query.department) and _edge_size(query.bbox, resolution, inner) > (
+        RING_FROM
+    ):
+        # Filtered, with many reports along the edge: one pass over the filter's rows (its
+        # index) beats reading every row of the strips.
         ring = _rollup(query, POINTS, query.bbox, cube).exclude(
             latitude__gte=core[1], latitude__lte=core[3], longitude__gte=core[0],
             longitude__lte=core[2],
@@ -244,6 +250,18 @@ def _split(query: MapQuery, resolution: int, cube: int | None = None):
         right.exclude(latitude__in=[core[1], core[3]]).exclude(longitude=core[0]),
     ]
     return inner, edges
+
+
+def _edge_size(bbox, resolution: int, inner) -> int:
+    """Published reports (any filter) in cells that are not counted whole: what the strips
+    would read, from the small per-cell cube."""
+    dlat, dlon = _margin(resolution, bbox)
+    reach = _shrink(bbox, dlat, dlon, -1)  # farther cells hold no point of the viewport
+    rows = _rollup(MapQuery(), resolution, reach, CUBE_CELL, by="lat")
+    return sum(
+        n for lat, lon, n in rows.values_list("latitude", "longitude", "count")
+        if not _inside(inner, lat, lon)
+    )  # fmt: skip
 
 
 def cell_counts(query: MapQuery, resolution: int) -> dict[int, int]:
@@ -317,16 +335,24 @@ def newest_reports(query: MapQuery, points: list[tuple[float, float]]) -> dict:
     base = public_reports(query, bbox=False).order_by("-occurred_at", "-id")
     fields = ("id", "reference", "title", "occurred_at", "occurred_precision",
               "public_latitude", "public_longitude")  # fmt: skip
+    # Compiled once with stand-in coordinates, then reused for every point (compiling the
+    # ORM query per point cost more than running it).
+    one = base.filter(public_latitude=_LAT, public_longitude=_LON).values_list(*fields)
+    sql, template = one[:REPORTS_PER_POINT].query.sql_with_params()
+    slots = [i for i, v in enumerate(template) if v in (_LAT, _LON)]
     rows = []
     with connection.cursor() as cursor:
         for lo in range(0, len(points), 200):  # SQLite allows 500 terms in a compound SELECT
-            parts, params = [], []
-            for n, (lat, lon) in enumerate(points[lo : lo + 200]):
-                one = base.filter(public_latitude=lat, public_longitude=lon).values_list(*fields)
-                sql, p = one[:REPORTS_PER_POINT].query.sql_with_params()
-                parts.append(f"SELECT * FROM ({sql}) AS p{n}")  # noqa: S608 (ORM-built SQL)
-                params.extend(p)
-            cursor.execute(" UNION ALL ".join(parts), params)
+            chunk = points[lo : lo + 200]
+            params = []
+            for lat, lon in chunk:
+                values = list(template)
+                for i in slots:
+                    values[i] = lat if template[i] == _LAT else lon
+                params.extend(values)
+            parts = (f"SELECT * FROM ({sql}) AS p{n}" for n in range(len(chunk)))  # noqa: S608
+            union = " UNION ALL ".join(parts)
+            cursor.execute(union, params)
             rows.extend(cursor.fetchall())
     first_category = {}
     links = Report.categories.through.objects.filter(report_id__in=[r[0] for r in rows])
@@ -340,6 +366,9 @@ def newest_reports(query: MapQuery, points: list[tuple[float, float]]) -> dict:
         listed[(lat, lon)].append({"reference": ref, "title": title, "occurred": when,
                                    "category": first_category.get(pk)})  # fmt: skip
     return listed
+
+
+_LAT, _LON = -1234.5, -2345.5  # never coordinates
 
 
 def _aware(value) -> datetime:

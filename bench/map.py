@@ -1,0 +1,173 @@
+"""Map aggregation benchmark: GET /api/v1/map's work at country, department, city and street
+zoom, with and without filters, on SQLite and PostgreSQL, side by side with the naive approach
+(every published point in the viewport as GeoJSON, what a browser-clustering client downloads).
+
+    .venv/bin/python bench/map.py                     # both databases, 200 requests per case
+    .venv/bin/python bench/map.py --db sqlite --requests 50
+
+Measured in-process: the endpoint's selector plus JSON encoding of its answer (what the view
+does; HTTP and gunicorn add the same ~1-2 ms to both sides). Each request pans the viewport
+by up to 10 % so no two are identical. Scratch databases (loaded once with 1,000,000 demo
+reports, about 70 % published): SQLite var/map_bench/sereno.sqlite3, PostgreSQL
+sereno_map_bench. Targets: p95 < 50 ms at every zoom on both; >= 50x naive at country zoom.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = "postgres://postgres@127.0.0.1:5432/sereno_map_bench"
+WIDTH, HEIGHT = 1024, 768  # viewport in pixels
+VIEWPORTS = [  # name, centre lon, centre lat, zoom
+    ("country z7", -86.6, 14.8, 7),
+    ("department z9", -87.9, 15.5, 9),
+    ("city z12", -87.2, 14.08, 12),
+    ("street z16", -87.207, 14.082, 16),
+]
+
+
+def bbox(lon: float, lat: float, zoom: int, rng: random.Random) -> str:
+    half_lon = 360 / (256 * 2**zoom) * WIDTH / 2
+    half_lat = half_lon * HEIGHT / WIDTH * 0.97  # Mercator at 14-16 degrees north
+    lon += rng.uniform(-0.1, 0.1) * half_lon * 2
+    lat += rng.uniform(-0.1, 0.1) * half_lat * 2
+    return f"{lon - half_lon:.6f},{lat - half_lat:.6f},{lon + half_lon:.6f},{lat + half_lat:.6f}"
+
+
+def pct(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def worker(args) -> None:
+    """Runs inside the database's own process (settings are per process)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sereno.settings")
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from sereno.crowdmap import selectors
+    from sereno.crowdmap.models import MapCount
+    from sereno.crowdmap.services import map_rebuild
+    from sereno.reports.demo import load
+    from sereno.reports.models import Report
+
+    call_command("migrate", verbosity=0)
+    have = Report.objects.count()
+    if have < args.reports:
+        print(f"  loading {args.reports - have:,} demo reports…", file=sys.stderr, flush=True)
+        load(reports=args.reports - have, seed=1)  # rebuilds the rollup at its end
+    elif not MapCount.objects.exists():
+        print("  rebuilding the map rollup…", file=sys.stderr, flush=True)
+        map_rebuild()
+    filters = {
+        "category": ["violencia-letal"],
+        "date_from": timezone.localdate() - timedelta(days=90),
+    }
+    rng = random.Random(1)
+    results = []
+    for name, lon, lat, zoom in VIEWPORTS:
+        for label, f in (("none", {}), ("lethal, 90 days", filters)):
+            fast, totals = [], set()
+            for i in range(args.requests + 3):
+                started = time.perf_counter()
+                query = selectors.map_query(bbox=bbox(lon, lat, zoom, rng), **f)
+                body = json.dumps(selectors.map_features(query, zoom))
+                if i >= 3:  # the first few warm caches
+                    fast.append((time.perf_counter() - started) * 1000)
+                totals.add(len(body))
+            naive, sizes, total = [], [], 0
+            for _ in range(args.naive_requests):
+                started = time.perf_counter()
+                query = selectors.map_query(bbox=bbox(lon, lat, zoom, rng), **f)
+                answer = selectors.naive_features(query)
+                body = json.dumps(answer)
+                naive.append((time.perf_counter() - started) * 1000)
+                sizes.append(len(body))
+                total = answer["total"]
+            results.append({
+                "viewport": name, "filters": label, "p50": statistics.median(fast),
+                "p95": pct(fast, 95), "bytes": max(totals), "naive_p50": statistics.median(naive),
+                "naive_p95": pct(naive, 95), "naive_bytes": max(sizes), "reports": total,
+            })  # fmt: skip
+            print(f"  {name:14} {label:16} p95 {pct(fast, 95):7.1f} ms", file=sys.stderr,
+                  flush=True)  # fmt: skip
+    print(json.dumps(results))
+
+
+def run(db: str, args) -> list[dict]:
+    env = dict(os.environ)
+    env.pop("SERENO_DATABASE_URL", None)
+    env["SERENO_DATA_DIR"] = str(ROOT / "var" / "map_bench")
+    if db == "postgresql":
+        ensure_database(PG_URL)
+        env["SERENO_DATABASE_URL"] = PG_URL
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--requests",
+        str(args.requests),
+        "--naive-requests",
+        str(args.naive_requests),
+        "--reports",
+        str(args.reports),
+    ]
+    process = subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--naive-requests", type=int, default=3)
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    print(f"map benchmark: {args.reports:,} demo reports, {args.requests} requests per case "
+          f"(naive: {args.naive_requests}), {WIDTH}x{HEIGHT} px viewports, in-process")  # fmt: skip
+    for db in databases:
+        before = os.getloadavg()
+        print(f"\n{db} — load average before {before[0]:.2f} (2 cores: above 2 means waiting)",
+              flush=True)  # fmt: skip
+        rows = run(db, args)
+        after = os.getloadavg()
+        print(
+            f"{'viewport':14} {'filters':16} {'p50 ms':>7} {'p95 ms':>7} {'KB':>6} "
+            f"{'naive p50':>10} {'naive p95':>10} {'naive KB':>9} {'reports':>8} {'x':>6}"
+        )
+        for r in rows:
+            print(f"{r['viewport']:14} {r['filters']:16} {r['p50']:7.1f} {r['p95']:7.1f} "
+                  f"{r['bytes'] / 1024:6.0f} {r['naive_p50']:10.0f} {r['naive_p95']:10.0f} "
+                  f"{r['naive_bytes'] / 1024:9.0f} {r['reports']:8,} "
+                  f"{r['naive_p50'] / r['p50']:6.0f}")  # fmt: skip
+        print(f"load average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

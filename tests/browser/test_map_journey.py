@@ -38,11 +38,6 @@ def totp_code(user) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-@pytest.mark.xfail(
-    reason="publishing does not update the map rollup (crowdmap.services.map_track) yet; "
-    "remove this marker when report_transition keeps the rollup exact",
-    strict=False,
-)
 def test_report_moderate_publish_and_see_it_on_the_map(browser, page, live_server, requests_seen):
     # 1. A person reports from a phone.
     page.goto(live_server.url + "/report/")

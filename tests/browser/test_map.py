@@ -66,13 +66,7 @@ def published(moderator):
         ),  # fmt: skip
     ]
     make_report(title="Todavía sin revisar")  # received, never on the map
-    reports = [publish(report, moderator) for report in reports]
-    # Publishing keeps the map's rollup exact (the map API's own tests check that); recounting
-    # here keeps these page tests independent of that wiring.
-    from sereno.crowdmap.services import map_rebuild
-
-    map_rebuild()
-    return reports
+    return [publish(report, moderator) for report in reports]
 
 
 def shown_total(page) -> int:
@@ -133,12 +127,10 @@ def test_map_page_in_english_and_at_320_pixels(page, live_server, published):
 
 
 def test_map_with_demo_data_and_screenshot(page, live_server, screenshots):
-    from sereno.crowdmap.services import map_rebuild
     from sereno.reports import demo
     from sereno.reports.models import Report
 
-    demo.load(reports=3000, seed=7, days=60)
-    map_rebuild()
+    demo.load(reports=3000, seed=7, days=60)  # counts the map too
     published = Report.objects.filter(status="published", merged_into__isnull=True).count()
     page.set_viewport_size({"width": 360, "height": 900})
     page.goto(live_server.url + "/")

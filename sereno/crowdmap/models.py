@@ -15,6 +15,9 @@ class CategorySet(models.Model):
         return {int(part) for part in self.key.strip(",").split(",") if part}
 
 
+COVER = ["cell", "count", "h3_r4", "h3_r6", "h3_r8"]
+
+
 class MapCount(models.Model):
     """Published reports counted per H3 cell of their public point, kept exact in the same
     transaction as every write that changes what is public (see crowdmap.services).
@@ -53,26 +56,18 @@ class MapCount(models.Model):
                 name="crowdmap_mapcount_key",
             )
         ]  # fmt: skip
+        # Covering indexes (every column a request reads), so that no request touches the
+        # table itself: one per way in (box by latitude or by longitude, days, categories,
+        # department).
         indexes = [
-            models.Index(
-                fields=["cube", "resolution", "latitude", "longitude", "cell", "count"],
-                name="crowdmap_mapcount_where",
-            ),
-            models.Index(
-                fields=["cube", "resolution", "longitude", "latitude"],
-                name="crowdmap_mapcount_lon",
-            ),
-            models.Index(
-                fields=["cube", "resolution", "day", "latitude", "longitude"],
-                name="crowdmap_mapcount_when",
-            ),
-            # Filtered views read the rows of their categories or department first.
-            models.Index(
-                fields=["cube", "resolution", "catset", "day"], name="crowdmap_mapcount_what"
-            ),
-            models.Index(
-                fields=["cube", "resolution", "department", "day"], name="crowdmap_mapcount_dept"
-            ),
+            models.Index(fields=["cube", "resolution", *lead, *COVER], name=f"crowdmap_mc_{name}")
+            for name, lead in (
+                ("lat", ["latitude", "longitude"]),
+                ("lon", ["longitude", "latitude"]),
+                ("day", ["day", "latitude", "longitude"]),
+                ("what", ["catset", "day", "latitude", "longitude"]),
+                ("dept", ["department", "day", "latitude", "longitude"]),
+            )
         ]
 
     def __str__(self) -> str:

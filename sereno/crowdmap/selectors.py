@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import h3
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     Exists,
     ExpressionWrapper,
     F,
@@ -269,7 +270,11 @@ def cell_counts(query: MapQuery, resolution: int) -> dict[int, int]:
     inner, edges = _split(query, resolution)
     counts: dict[int, int] = {}
     if inner is not None:
-        rows = _rollup(query, resolution, inner).values_list("cell").annotate(n=Sum("count"))
+        # Grouped on "cell + 0": on the cell itself SQLite would walk the table's unique key
+        # (which is in cell order) instead of the covering index of the filters.
+        key = ExpressionWrapper(F("cell") + 0, output_field=BigIntegerField())
+        rows = _rollup(query, resolution, inner).annotate(key=key).values_list("key")
+        rows = rows.annotate(n=Sum("count"))
         counts = {cell: n for cell, n in rows.order_by() if n}
     column = f"h3_r{resolution}"
     for edge in edges:

@@ -14,11 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Browser libraries (Leaflet, htmx) from the npm registry, pinned by package-lock.json.
+# Browser libraries (Leaflet, htmx) from the npm registry, pinned and integrity-checked by
+# package-lock.json; no Node.js needed (see sereno/lib/vendor.py).
 VENDOR_STAMP := sereno/static_vendor/.installed
 $(VENDOR_STAMP): package.json package-lock.json sereno/lib/vendor.py
-	@command -v npm >/dev/null || { echo "npm (Node.js) is needed to install Leaflet and htmx"; exit 1; }
-	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	$(PYTHON) -m sereno.lib.vendor
 	touch $(VENDOR_STAMP)
 
@@ -51,4 +50,4 @@ bench: setup
 	$(BIN)/python bench/intake.py
 
 clean:
-	rm -rf $(VENV) var node_modules sereno/static_vendor
+	rm -rf $(VENV) var sereno/static_vendor

@@ -4,41 +4,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CategorySet',
+            name="CategorySet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='MapCount',
+            name="MapCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cube', models.PositiveSmallIntegerField()),
-                ('resolution', models.PositiveSmallIntegerField()),
-                ('cell', models.BigIntegerField()),
-                ('latitude', models.FloatField()),
-                ('longitude', models.FloatField()),
-                ('h3_r4', models.BigIntegerField(default=0)),
-                ('h3_r6', models.BigIntegerField(default=0)),
-                ('h3_r8', models.BigIntegerField(default=0)),
-                ('day', models.IntegerField(default=0)),
-                ('catset', models.IntegerField(default=0)),
-                ('department', models.CharField(blank=True, default='', max_length=8)),
-                ('municipality', models.CharField(blank=True, default='', max_length=32)),
-                ('count', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cube", models.PositiveSmallIntegerField()),
+                ("resolution", models.PositiveSmallIntegerField()),
+                ("cell", models.BigIntegerField()),
+                ("latitude", models.FloatField()),
+                ("longitude", models.FloatField()),
+                ("h3_r4", models.BigIntegerField(default=0)),
+                ("h3_r6", models.BigIntegerField(default=0)),
+                ("h3_r8", models.BigIntegerField(default=0)),
+                ("day", models.IntegerField(default=0)),
+                ("catset", models.IntegerField(default=0)),
+                ("department", models.CharField(blank=True, default="", max_length=8)),
+                ("municipality", models.CharField(blank=True, default="", max_length=32)),
+                ("count", models.IntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(fields=['cube', 'resolution', 'latitude', 'longitude', 'cell', 'count'], name='crowdmap_mapcount_where'), models.Index(fields=['cube', 'resolution', 'longitude', 'latitude'], name='crowdmap_mapcount_lon'), models.Index(fields=['cube', 'resolution', 'day', 'latitude', 'longitude'], name='crowdmap_mapcount_when')],
-                'constraints': [models.UniqueConstraint(fields=('cube', 'resolution', 'cell', 'day', 'catset', 'department', 'municipality'), name='crowdmap_mapcount_key')],
+                "indexes": [
+                    models.Index(
+                        fields=["cube", "resolution", "latitude", "longitude", "cell", "count"],
+                        name="crowdmap_mapcount_where",
+                    ),
+                    models.Index(
+                        fields=["cube", "resolution", "longitude", "latitude"],
+                        name="crowdmap_mapcount_lon",
+                    ),
+                    models.Index(
+                        fields=["cube", "resolution", "day", "latitude", "longitude"],
+                        name="crowdmap_mapcount_when",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=(
+                            "cube",
+                            "resolution",
+                            "cell",
+                            "day",
+                            "catset",
+                            "department",
+                            "municipality",
+                        ),
+                        name="crowdmap_mapcount_key",
+                    )
+                ],
             },
         ),
     ]

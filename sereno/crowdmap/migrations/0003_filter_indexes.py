@@ -4,18 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crowdmap', '0002_report_public_point_index'),
+        ("crowdmap", "0002_report_public_point_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'catset', 'day'], name='crowdmap_mapcount_what'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=["cube", "resolution", "catset", "day"], name="crowdmap_mapcount_what"
+            ),
         ),
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'department', 'day'], name='crowdmap_mapcount_dept'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=["cube", "resolution", "department", "day"], name="crowdmap_mapcount_dept"
+            ),
         ),
     ]

@@ -4,50 +4,119 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crowdmap', '0003_filter_indexes'),
+        ("crowdmap", "0003_filter_indexes"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='mapcount',
-            name='crowdmap_mapcount_where',
+            model_name="mapcount",
+            name="crowdmap_mapcount_where",
         ),
         migrations.RemoveIndex(
-            model_name='mapcount',
-            name='crowdmap_mapcount_lon',
+            model_name="mapcount",
+            name="crowdmap_mapcount_lon",
         ),
         migrations.RemoveIndex(
-            model_name='mapcount',
-            name='crowdmap_mapcount_when',
+            model_name="mapcount",
+            name="crowdmap_mapcount_when",
         ),
         migrations.RemoveIndex(
-            model_name='mapcount',
-            name='crowdmap_mapcount_what',
+            model_name="mapcount",
+            name="crowdmap_mapcount_what",
         ),
         migrations.RemoveIndex(
-            model_name='mapcount',
-            name='crowdmap_mapcount_dept',
+            model_name="mapcount",
+            name="crowdmap_mapcount_dept",
         ),
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'latitude', 'longitude', 'cell', 'count', 'h3_r4', 'h3_r6', 'h3_r8'], name='crowdmap_mc_lat'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=[
+                    "cube",
+                    "resolution",
+                    "latitude",
+                    "longitude",
+                    "cell",
+                    "count",
+                    "h3_r4",
+                    "h3_r6",
+                    "h3_r8",
+                ],
+                name="crowdmap_mc_lat",
+            ),
         ),
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'longitude', 'latitude', 'cell', 'count', 'h3_r4', 'h3_r6', 'h3_r8'], name='crowdmap_mc_lon'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=[
+                    "cube",
+                    "resolution",
+                    "longitude",
+                    "latitude",
+                    "cell",
+                    "count",
+                    "h3_r4",
+                    "h3_r6",
+                    "h3_r8",
+                ],
+                name="crowdmap_mc_lon",
+            ),
         ),
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'day', 'latitude', 'longitude', 'cell', 'count', 'h3_r4', 'h3_r6', 'h3_r8'], name='crowdmap_mc_day'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=[
+                    "cube",
+                    "resolution",
+                    "day",
+                    "latitude",
+                    "longitude",
+                    "cell",
+                    "count",
+                    "h3_r4",
+                    "h3_r6",
+                    "h3_r8",
+                ],
+                name="crowdmap_mc_day",
+            ),
         ),
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'catset', 'day', 'latitude', 'longitude', 'cell', 'count', 'h3_r4', 'h3_r6', 'h3_r8'], name='crowdmap_mc_what'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=[
+                    "cube",
+                    "resolution",
+                    "catset",
+                    "day",
+                    "latitude",
+                    "longitude",
+                    "cell",
+                    "count",
+                    "h3_r4",
+                    "h3_r6",
+                    "h3_r8",
+                ],
+                name="crowdmap_mc_what",
+            ),
         ),
         migrations.AddIndex(
-            model_name='mapcount',
-            index=models.Index(fields=['cube', 'resolution', 'department', 'day', 'latitude', 'longitude', 'cell', 'count', 'h3_r4', 'h3_r6', 'h3_r8'], name='crowdmap_mc_dept'),
+            model_name="mapcount",
+            index=models.Index(
+                fields=[
+                    "cube",
+                    "resolution",
+                    "department",
+                    "day",
+                    "latitude",
+                    "longitude",
+                    "cell",
+                    "count",
+                    "h3_r4",
+                    "h3_r6",
+                    "h3_r8",
+                ],
+                name="crowdmap_mc_dept",
+            ),
         ),
     ]

@@ -137,8 +137,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -180,6 +180,7 @@ def main() -> int:
         if use_wrk:
             base = f"http://127.0.0.1:{port}"
             run_wrk("warm-up", base + "/", "report", seconds=3, connections=args.connections)
+            time.sleep(1)  # let the warm-up's last requests finish before counting
             before = count_reports(args.database_url)
             cpu0 = tree_cpu_seconds(server.pid)
             trivial = run_wrk("GET /api/v1/ping", base + "/api/v1/ping", "get",
@@ -201,6 +202,7 @@ def main() -> int:
 
             run("warm-up", "127.0.0.1", port, next_report, seconds=3,
                 connections=args.connections)  # fmt: skip
+            time.sleep(1)
             before = count_reports(args.database_url)
             cpu0 = tree_cpu_seconds(server.pid)
             trivial = run("GET /api/v1/ping", "127.0.0.1", port, lambda: ping,
@@ -209,6 +211,7 @@ def main() -> int:
             intake = run("POST /api/v1/reports", "127.0.0.1", port, next_report,
                          seconds=args.seconds, connections=args.connections)  # fmt: skip
             cpu2 = tree_cpu_seconds(server.pid)
+        time.sleep(1)  # requests in flight when the clock stopped are still stored
         created = count_reports(args.database_url) - before
     finally:
         server.terminate()

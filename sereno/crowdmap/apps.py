@@ -6,3 +6,16 @@ class CrowdmapConfig(AppConfig):
 
     name = "sereno.crowdmap"
     label = "crowdmap"
+
+    def ready(self):
+        from sereno.geo.signals import reports_relocated
+
+        reports_relocated.connect(_recount_after_relocation, dispatch_uid="crowdmap-relocation")
+
+
+def _recount_after_relocation(sender, changed: int, **kwargs) -> None:
+    """Relocation rewrites reports' areas in bulk, outside the services that keep the map's
+    counts per department and municipality exact: recount them."""
+    from sereno.crowdmap.services import map_rebuild
+
+    map_rebuild()

@@ -121,6 +121,10 @@ def relocate_reports(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+    if changed:
+        from sereno.geo.signals import reports_relocated
+
+        reports_relocated.send(sender=relocate_reports, changed=changed)
     return RelocateResult(examined=examined, changed=changed)
 
 

@@ -352,3 +352,25 @@ def test_parallel_writers_outside_a_transaction(write_json, monkeypatch):
     monkeypatch.setattr(relocate, "_write", original)
     assert 0 < relocate_reports().changed < 9
     assert [codes(r)[1] for r in reports[:4]] == ["HN0802", "HN0801", "HN0601", ""]
+
+
+def test_the_public_map_follows_relocated_reports(before_import, write_json, moderator, client):
+    """The map keeps counts per department and municipality; relocation rewrites those codes
+    outside the report services, so the map recounts (a filter by municipality stays exact)."""
+    from tests.factories import publish
+
+    for report in before_import.values():
+        publish(report, moderator)
+
+    def on_map(municipality: str) -> int:
+        answer = client.get("/api/v1/map", {"bbox": "-89.5,12.9,-83.1,16.6", "zoom": 6,
+                                            "municipality": municipality})  # fmt: skip
+        assert answer.status_code == 200, answer.content
+        return answer.json()["total"]
+
+    assert on_map("HN0802") == 0
+    call_command("import_areas", str(write_json(DEPARTMENTS, "adm1.geojson")))
+    call_command("import_areas", str(write_json(MUNICIPALITIES, "adm2.geojson")))
+    expected = Report.objects.filter(status="published", municipality_code="HN0802").count()
+    assert expected >= 3
+    assert on_map("HN0802") == expected

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench clean messages vendor
+.PHONY: run test setup lint format bench bench-map clean messages vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: setup
 	@command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 \
 	  || sudo -n apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 || true
 	$(BIN)/python bench/intake.py
+
+# Map aggregation on 1,000,000 demo reports, SQLite and PostgreSQL (loads them the first time).
+bench-map: setup
+	$(BIN)/python bench/map.py
 
 clean:
 	rm -rf $(VENV) var sereno/static_vendor

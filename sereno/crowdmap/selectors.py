@@ -43,7 +43,11 @@ from sereno.crowdmap.services import (
 from sereno.lib.errors import InvalidInput
 from sereno.reports.models import Report, Status
 from sereno.reports.schemas import occurred_text
-from sereno.reports.selectors import category_with_descendants, parse_bbox
+from sereno.reports.selectors import (
+    category_with_descendants,
+    filter_when_and_where,
+    parse_bbox,
+)
 
 KM_PER_DEGREE = 111.32
 # Street zoom and closer: public points instead of hexagons.
@@ -120,12 +124,6 @@ def map_query(
 # --- the reports table (edges, points, naive) --------------------------------------------------
 
 
-def _day_start(day: date):
-    from datetime import datetime, time
-
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def public_reports(query: MapQuery, bbox=None) -> QuerySet:
     """Published reports matching the filters, in `bbox` (default: the query's; False: any)
     by public point. The category filter is a correlated EXISTS: cheap for the few reports of
@@ -136,14 +134,9 @@ def public_reports(query: MapQuery, bbox=None) -> QuerySet:
             report_id=OuterRef("pk"), category_id__in=query.category_ids
         )
         qs = qs.filter(Exists(links))
-    if query.date_from:
-        qs = qs.filter(occurred_at__gte=_day_start(query.date_from))
-    if query.date_to:
-        qs = qs.filter(occurred_at__lt=_day_start(query.date_to) + timezone.timedelta(days=1))
-    if query.department:
-        qs = qs.filter(department_code=query.department)
-    if query.municipality:
-        qs = qs.filter(municipality_code=query.municipality)
+    qs = filter_when_and_where(
+        qs, query.date_from, query.date_to, query.department, query.municipality
+    )
     bbox = query.bbox if bbox is None else bbox
     if bbox:
         west, south, east, north = bbox

@@ -55,6 +55,23 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def filter_when_and_where(
+    qs: QuerySet, date_from: date | None, date_to: date | None, department: str | None,
+    municipality: str | None,
+) -> QuerySet:  # fmt: skip
+    """Local days of occurrence (inclusive) and administrative area: shared by the report list
+    and the map, so both count the same reports for the same filters."""
+    if date_from:
+        qs = qs.filter(occurred_at__gte=_day_start(date_from))
+    if date_to:
+        qs = qs.filter(occurred_at__lt=_day_start(date_to) + timezone.timedelta(days=1))
+    if department:
+        qs = qs.filter(department_code=department)
+    if municipality:
+        qs = qs.filter(municipality_code=municipality)
+    return qs
+
+
 def filter_reports(qs: QuerySet, filters: ReportFilters, *, public: bool) -> QuerySet:
     if filters.category:
         ids = category_with_descendants(filters.category)
@@ -64,14 +81,9 @@ def filter_reports(qs: QuerySet, filters: ReportFilters, *, public: bool) -> Que
             category_id__in=ids).values("report_id"))  # fmt: skip
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise InvalidInput(_("date_from is after date_to."), field="date_from")
-    if filters.date_from:
-        qs = qs.filter(occurred_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
-        qs = qs.filter(occurred_at__lt=_day_start(filters.date_to) + timezone.timedelta(days=1))
-    if filters.department:
-        qs = qs.filter(department_code=filters.department)
-    if filters.municipality:
-        qs = qs.filter(municipality_code=filters.municipality)
+    qs = filter_when_and_where(
+        qs, filters.date_from, filters.date_to, filters.department, filters.municipality
+    )
     if filters.bbox:
         west, south, east, north = parse_bbox(filters.bbox)
         lat, lon = ("public_latitude", "public_longitude") if public else ("latitude", "longitude")

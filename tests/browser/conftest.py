@@ -110,6 +110,33 @@ def page_no_js(browser, requests_seen):
     assert requests_seen.external() == [], "requests left this machine"
 
 
+def _seed_taxonomy() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from sereno.reports import services
+
+    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
+    services._TAXONOMY = (0.0, {})  # intake's per-process cache must not keep removed rows
+
+
+@pytest.fixture(autouse=True)
+def taxonomy():
+    """The seeded categories, as after `migrate`: browser tests are transactional, and each
+    one's flush removes them."""
+    _seed_taxonomy()
+    yield
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _leave_the_taxonomy_seeded(django_db_blocker):
+    """Put the categories back for the tests that run after the browser tests."""
+    yield
+    with django_db_blocker.unblock():
+        _seed_taxonomy()
+
+
 @pytest.fixture(autouse=True)
 def _no_tile_server(settings, live_server):
     """Map tiles from an address on this machine that has none (404): the pages must work

@@ -1,7 +1,6 @@
 """The moderation desk in Chromium at phone size: a moderator signs in with a password and a
 TOTP code, works the review queue with the keyboard, and publishes a report."""
 
-import importlib
 import os
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from django.conf import settings
 from django.test import Client
 from django_otp.oath import TOTP
 
-from sereno.reports import services
 from sereno.reports.models import Report
 from tests.conftest import PASSWORD, make_user, staff_client
 from tests.factories import make_report
@@ -18,28 +16,6 @@ from tests.factories import make_report
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "desk.png"
-
-
-@pytest.fixture(autouse=True)
-def taxonomy(monkeypatch):
-    """The seeded categories, as after `migrate` (a transactional test's flush removes them),
-    and no stale per-process taxonomy cache."""
-    from django.apps import apps
-
-    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
-    monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _leave_the_taxonomy_seeded(django_db_blocker):
-    """The last test's flush removes the categories: put them back for the modules after this
-    one, and drop the cache that points at the removed rows."""
-    yield
-    from django.apps import apps
-
-    with django_db_blocker.unblock():
-        importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
-    services._TAXONOMY = (0.0, {})
 
 
 def current_code(user) -> str:

@@ -1,23 +1,10 @@
 """The public home page in Chromium at phone size, with and without JavaScript."""
 
-import importlib
-
 import pytest
 
-from sereno.reports import services
 from tests.factories import make_report, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def taxonomy(monkeypatch):
-    """The seeded categories, as after `migrate`: a transactional test's flush removes them
-    (and the per-process taxonomy cache of intake must not keep the old rows)."""
-    from django.apps import apps
-
-    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
-    monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
 
 
 def test_home_lists_published_reports_without_javascript(page_no_js, live_server, moderator):

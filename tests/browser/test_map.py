@@ -1,7 +1,6 @@
 """The public map in Chromium at phone size: hexagon counts at country zoom, the snapped point
 with a popup at street zoom, filters and view in the URL, the timeline; no tiles reachable."""
 
-import importlib
 import os
 import re
 from datetime import timedelta
@@ -10,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from sereno.reports import services
 from tests.factories import make_report, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,16 +25,6 @@ def screenshots(tmp_path) -> Path:
 
 
 SAN_PEDRO_SULA = (15.5042, -88.0250)
-
-
-@pytest.fixture(autouse=True)
-def taxonomy(monkeypatch):
-    """The seeded categories, as after `migrate`: a transactional test's flush removes them
-    (and the per-process taxonomy cache of intake must not keep the old rows)."""
-    from django.apps import apps
-
-    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
-    monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
 
 
 @pytest.fixture(autouse=True)

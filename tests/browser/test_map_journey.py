@@ -2,28 +2,15 @@
 a TOTP code and publishes it on the desk, and anyone sees it counted on the public map at
 country zoom and as a point (with a link to its page) at street zoom."""
 
-import importlib
-
 import pytest
 from django_otp.oath import TOTP
 
-from sereno.reports import services
 from sereno.reports.models import Report
 from tests.browser.conftest import _context
 from tests.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 expect = pytest.importorskip("playwright.sync_api").expect
-
-
-@pytest.fixture(autouse=True)
-def taxonomy(monkeypatch):
-    """The seeded categories, as after `migrate`: a transactional test's flush removes them
-    (and the per-process taxonomy cache of intake must not keep the old rows)."""
-    from django.apps import apps
-
-    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
-    monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 on the phone and sent once when the connection returns), the first-load budget, languages."""
 
 import gzip
-import importlib
 import os
 import urllib.request
 from datetime import timedelta
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from sereno.reports import services
 from sereno.reports.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,16 +24,6 @@ def screenshots(tmp_path) -> Path:
     """docs/screenshots with SERENO_SCREENSHOTS=1 (to refresh the committed pictures), else a
     temporary folder, so that a test run leaves the tree clean."""
     return DOCS_SCREENSHOTS if os.environ.get("SERENO_SCREENSHOTS") == "1" else tmp_path
-
-
-@pytest.fixture(autouse=True)
-def taxonomy(monkeypatch):
-    """The seeded categories, as after `migrate`: a transactional test's flush removes them
-    (and the per-process taxonomy cache of intake must not keep the old rows)."""
-    from django.apps import apps
-
-    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
-    monkeypatch.setattr(services, "_TAXONOMY", (0.0, {}))
 
 
 def fill(page, title="Extorsión a la pulpería"):

@@ -104,7 +104,7 @@
     q.set("lat", c.lat.toFixed(4));
     q.set("lon", c.lng.toFixed(4));
     q.set("z", map.getZoom());
-    history.replaceState(null, "", "?" + q.toString());
+    history.replaceState(null, "", "?" + q.toString() + location.hash); // keep #main etc.
   }
 
   var pending = null;

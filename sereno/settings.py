@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "sereno.crowdmap",
     "sereno.moderation",
     "sereno.public",
+    "sereno.messaging",
+    "sereno.tips",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,8 @@ urlpatterns = [
     path("accounts/", include("sereno.accounts.urls")),
     path("staff/", include("sereno.reports.urls")),
     path("desk/", include("sereno.moderation.urls")),
+    path("hooks/", include("sereno.messaging.urls")),
+    path("tips/", include("sereno.tips.urls")),
     path("", include("sereno.crowdmap.urls")),
     path("", include("sereno.public.urls")),
 ]

@@ -152,6 +152,8 @@ FILE_UPLOAD_TEMP_DIR = None
 
 # --- internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = env_str("SERENO_LANGUAGE", "es")
+# Phone numbers without a country code are read as numbers of this region (ISO 3166 code).
+PHONE_REGION = env_str("SERENO_PHONE_REGION", "HN")
 LANGUAGES = [("es", _("Spanish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("SERENO_TIME_ZONE", "America/Tegucigalpa")

@@ -63,6 +63,14 @@ def unseal_text(ciphertext: bytes, *, purpose: str) -> str:
     return unseal(ciphertext, purpose=purpose).decode()
 
 
+def keyed_hash(value: str, *, purpose: str) -> str:
+    """A keyed hash (BLAKE2b-256 under the purpose's subkey) to find a secret value again
+    without storing it: equal inputs give equal hashes; nobody without the key can test a
+    guess (a phone number has too few possibilities for a plain hash)."""
+    digest = hashlib.blake2b(value.encode(), digest_size=32, key=_subkey(f"hash:{purpose}"))
+    return digest.hexdigest()
+
+
 def _read_full(src: BinaryIO, size: int) -> bytes:
     """Read `size` bytes unless the stream ends first (raw files and sockets may return less)."""
     parts, missing = [], size

@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from sereno.messaging import views
 
 app_name = "messaging"
-urlpatterns: list = []
+urlpatterns = [
+    path("<slug:kind>/<uuid:channel_uuid>/", views.hook, name="hook"),
+    path("<slug:kind>/<uuid:channel_uuid>/<slug:endpoint>/", views.hook, name="hook-endpoint"),
+]

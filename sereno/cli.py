@@ -85,6 +85,15 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return cmd_serve(ns)
 
 
+# Commands that are one management command each, their options passed through unchanged
+# (`sereno tor-config --port 8000` runs `manage tor_config --port 8000`).
+PASSTHROUGH = {
+    "tor-config": ("tor_config", "print torrc lines for an onion service in front of Sereno"),
+    "sender": ("messaging_sender", "send queued messages (SMS, WhatsApp, Telegram, e-mail)"),
+    "poll-email": ("messaging_poll_email", "fetch inbound e-mail from the reply mailbox (IMAP)"),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="sereno", description="Sereno command line")
@@ -127,6 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--no-relocate", action="store_true", help="do not recompute existing reports' areas"
     )
+    for name, (_command, help_text) in PASSTHROUGH.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("manage", help="any Django management command", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
@@ -136,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(["sereno manage", *ns.rest])
+        return
+    if ns.command in PASSTHROUGH:
+        _call(PASSTHROUGH[ns.command][0], *ns.rest)
         return
     if ns.command == "serve":
         sys.exit(cmd_serve(ns))

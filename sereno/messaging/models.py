@@ -41,6 +41,11 @@ class Channel(models.Model):
     # Token bucket per route: segments per second, and how many may go at once.
     rate_per_second = models.FloatField(_("segments per second"), default=10.0)
     burst = models.PositiveIntegerField(_("burst"), default=10)
+    # What the route charges per SMS segment (0 when unknown), for the cost shown to staff.
+    price_per_segment = models.DecimalField(
+        _("price per segment"), max_digits=8, decimal_places=4, default=0
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
     language = models.CharField(_("default language"), max_length=8, default="es")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -203,6 +208,10 @@ class OutboundMessage(models.Model):
     text = models.TextField()
     encoding = models.CharField(max_length=8, default="gsm7")  # gsm7 | ucs2 | text
     segments = models.PositiveSmallIntegerField(default=1)
+    # Segments times the channel's price per segment when enqueued (null when unknown).
+    cost_estimate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    # Only the confirmation of an opt-out is sent to an opted-out contact; senders check.
+    even_if_opted_out = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     # Unique when set: one message per cause (e.g. "reply:<inbound id>", "alert:<id>:<contact>").
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
@@ -238,6 +247,11 @@ class OutboundMessage(models.Model):
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["channel", "status", "next_attempt_at"]),
+            # The senders' claim: due rows of one channel, highest priority first.
+            models.Index(
+                fields=["channel", "status", "-priority", "next_attempt_at"],
+                name="messaging_outbox_claim",
+            ),
             models.Index(fields=["status", "claimed_until"]),
             models.Index(fields=["report", "created_at"]),
         ]

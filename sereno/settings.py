@@ -25,6 +25,9 @@ DEBUG = env_bool("SERENO_DEBUG", False)
 ALLOWED_HOSTS = env_list("SERENO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("SERENO_CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = env_str("SERENO_SITE_NAME", "Sereno")
+# The address the internet reaches this site at (https://sereno.example.org), as seen in front
+# of any proxy: webhook URLs shown to admins and Twilio's signature check are built from it.
+PUBLIC_URL = env_str("SERENO_PUBLIC_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -9,6 +9,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "reports.view_exact_location",
         "reports.view_reporter_contact",
         "geo.manage_areas",
+        "tips.manage_tips",
     ],
     "moderator": [
         "accounts.view_audit",

@@ -197,3 +197,35 @@ def write_new(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# PNG chunks that only draw pixels; anything else (tEXt, zTXt, iTXt, eXIf, tIME, iCCP, vendor
+# chunks) may carry a name, a place or a date and is dropped.
+_PNG_KEEP = {
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT",
+    b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
+}  # fmt: skip
+
+
+def strip_png_chunks(data: bytes) -> bytes:
+    """The same PNG with only the chunks that draw it, pixels untouched (no re-encoding).
+
+    Raises ValueError for data that is not a well-formed PNG."""
+    signature = b"\x89PNG\r\n\x1a\n"
+    if not data.startswith(signature):
+        raise ValueError("not a PNG")
+    out, pos = bytearray(signature), len(signature)
+    while pos < len(data):
+        if pos + 12 > len(data):
+            raise ValueError("truncated PNG chunk")
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError("truncated PNG chunk")
+        if kind in _PNG_KEEP:
+            out += data[pos:end]
+        pos = end
+        if kind == b"IEND":
+            return bytes(out)
+    raise ValueError("PNG without IEND")

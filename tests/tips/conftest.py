@@ -1,4 +1,4 @@
-"""Tip-line fixtures: a channel with a questionnaire, recipients with keys, a signed-in recipient."""
+"""Tip-line fixtures: a channel and its questions, recipients with keys, a signed-in recipient."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""The source's side: submit, receipt shown once and confirmed, come back, read replies, add more."""
+"""The source's side: submit, receipt shown once and confirmed, come back, replies, add more."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -72,7 +72,8 @@ def test_return_with_receipt_reply_and_comment(client, channel, recipient_client
     assert "Gracias, ¿tiene fechas?" in box
     token = box.split('name="token" value="')[1].split('"')[0]
     photo = SimpleUploadedFile("recibo.txt", b"pago de 5000 lempiras", "text/plain")
-    sent = source.post("/tips/box/comment/", {"token": token, "text": "El 3 de mayo", "files": photo})
+    data = {"token": token, "text": "El 3 de mayo", "files": photo}
+    sent = source.post("/tips/box/comment/", data)
     assert sent.status_code == 303
     assert Entry.objects.filter(kind="comment").count() == 1
     assert "Actividad nueva" in recipient_client.get("/tips/inbox/").content.decode()

@@ -125,7 +125,7 @@ def test_task_result_lists_awaiting_rows_and_records_delivery_reports(client, ch
              "sent_result_message": "SMSSync Message Sent", "delivered_result_code": 0,
              "delivered_result_message": "SMS Delivered"},
             {"uuid": str(failed.uuid), "sent_result_code": 1,
-             "sent_result_message": "Failed to send SMS - Maybe insufficient air time on the phone.",
+             "sent_result_message": "Failed to send SMS - Maybe insufficient air time.",
              "delivered_result_code": -1, "delivered_result_message": ""},
             {"uuid": str(pending.uuid), "sent_result_code": 0,
              "sent_result_message": "SMSSync Message Sent", "delivered_result_code": -1,

@@ -23,6 +23,10 @@ AUDIT_KEY = load_or_create_key(DATA_DIR, "audit_key", env_str("SERENO_AUDIT_KEY"
 
 DEBUG = env_bool("SERENO_DEBUG", False)
 ALLOWED_HOSTS = env_list("SERENO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# The tip line's onion address and onion-only switch (docs/tips.md, "Onion service").
+ONION_HOST = env_str("SERENO_ONION_HOST").lower()
+ALLOWED_HOSTS += [ONION_HOST] if ONION_HOST else []
+TIPS_ONION_ONLY = env_bool("SERENO_TIPS_ONION_ONLY", False)
 CSRF_TRUSTED_ORIGINS = env_list("SERENO_CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = env_str("SERENO_SITE_NAME", "Sereno")
 # The address the internet reaches this site at (https://sereno.example.org), as seen in front
@@ -58,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "sereno.tips.onion.OnionMiddleware",
     "sereno.lib.middleware.BodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

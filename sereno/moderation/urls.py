@@ -13,5 +13,6 @@ urlpatterns = [
     path("r/<str:reference>/edit/", views.edit, name="edit"),
     path("r/<str:reference>/merge/", views.merge, name="merge"),
     path("r/<str:reference>/comment/", views.comment, name="comment"),
+    path("r/<str:reference>/reply/", views.reply, name="reply"),
     path("media/<int:media_id>/", views.media, name="media"),
 ]

@@ -2,6 +2,7 @@
 call one service or selector, and render; every rule lives in sereno.reports.services."""
 
 import functools
+import secrets
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from sereno.accounts.selectors import staff_verified
 from sereno.geo import gazetteer
 from sereno.lib.crypto import unseal_text
 from sereno.lib.errors import InvalidInput, Locked, NotFound, SerenoError
+from sereno.messaging.conversations import staff as conversation_staff
 from sereno.moderation import selectors as desk
 from sereno.moderation.forms import BULK_ACTIONS, BulkForm, EditForm, QueueFilterForm
 from sereno.reports import selectors, services
@@ -220,9 +222,21 @@ def _detail_context(request, report: Report, **extra) -> dict:
         "duplicates": desk.duplicate_candidates(report),
         "dup_km": desk.DUPLICATE_KM,
         "dup_days": desk.DUPLICATE_DAYS,
+        **_thread_context(report, can_moderate),
     }
     context.update(extra)
     return context
+
+
+def _thread_context(report: Report, can_moderate: bool) -> dict:
+    """The SMS/chat thread of a report that came from a conversation (contact reference only,
+    never the number), and what the reply form needs."""
+    return {
+        "thread": conversation_staff.report_thread(report),
+        "can_reply": can_moderate,
+        "reply_nonce": secrets.token_urlsafe(16),
+        "reply_max": conversation_staff.MAX_REPLY,
+    }
 
 
 def _changes(entry) -> list[tuple[str, object, object]]:
@@ -356,6 +370,31 @@ def comment(request, reference: str):
     if error:
         messages.error(request, error)
     return redirect(_detail_url(report) + "#comments")
+
+
+@require_POST
+@desk_view(MODERATE)
+def reply(request, reference: str):
+    """Send a message to the person who reported by SMS or chat."""
+    report = _report(reference)
+    error = None
+    try:
+        conversation_staff.staff_reply_send(
+            actor=request.user, report_id=report.pk, text=request.POST.get("text", ""),
+            nonce=request.POST.get("nonce", ""),
+        )  # fmt: skip
+    except SerenoError as exc:
+        error = exc.message
+    if _htmx(request):
+        context = {"report": report, "reply_error": error,
+                   "reply_text": request.POST.get("text", "") if error else "",
+                   **_thread_context(report, not report.merged_into_id)}  # fmt: skip
+        return render(request, "moderation/_thread.html", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("Your message is queued for the reporter."))
+    return redirect(_detail_url(report) + "#thread")
 
 
 @require_safe

@@ -48,9 +48,7 @@ def when_future() -> str:
 
 def ask_category(labels: list[str]) -> str:
     options = " ".join(f"{n} {label}" for n, label in enumerate(labels, start=1))
-    return _("What kind of event? Reply with the number: %(options)s 0 not sure") % {
-        "options": options
-    }
+    return _("What kind? Send the number: %(options)s 0 not sure") % {"options": options}
 
 
 def done(reference: str) -> str:

@@ -6,6 +6,7 @@ both sides of it. A report is counted when its public point is inside the viewpo
 features always add up to the number of matching published reports there.
 """
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,9 +25,8 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Sum,
-    Window,
 )
-from django.db.models.functions import RowNumber
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -304,15 +304,18 @@ def cell_polygon(cell: int) -> tuple:
     return tuple(ring)
 
 
-def hexagon_features(counts: dict[int, int]) -> list[dict]:
-    return [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [cell_polygon(cell)]},
-            "properties": {"cell": h3.int_to_str(cell), "count": n},
-        }
-        for cell, n in sorted(counts.items())
-    ]
+@lru_cache(maxsize=50_000)
+def _hexagon_head(cell: int) -> str:
+    """A hexagon feature's JSON up to its count: the same for every request, so it is encoded
+    once per process (encoding thousands of polygons took longer than counting them)."""
+    geometry = json.dumps({"type": "Polygon", "coordinates": [cell_polygon(cell)]})
+    return (f'{{"type":"Feature","geometry":{geometry},'
+            f'"properties":{{"cell":"{h3.int_to_str(cell)}","count":')  # fmt: skip
+
+
+def _hexagons_json(counts: dict[int, int]) -> str:
+    """hexagon_features(counts) as JSON text (the same features, encoded from cached parts)."""
+    return ",".join(f"{_hexagon_head(cell)}{n}}}}}" for cell, n in sorted(counts.items()))
 
 
 def point_features(query: MapQuery) -> list[dict]:
@@ -335,7 +338,7 @@ def newest_reports(query: MapQuery, points: list[tuple[float, float]]) -> dict:
     fields = ("id", "reference", "title", "occurred_at", "occurred_precision",
               "public_latitude", "public_longitude")  # fmt: skip
     if connection.vendor == "postgresql":
-        rows = list(_newest_by_window(query, fields))
+        rows = _newest_by_lateral(base, fields, points)
     else:
         rows = _newest_by_union(base, fields, points)
     first_category = {}
@@ -352,16 +355,23 @@ def newest_reports(query: MapQuery, points: list[tuple[float, float]]) -> dict:
     return listed
 
 
-def _newest_by_window(query: MapQuery, fields):
-    """PostgreSQL: one pass over the viewport's reports, numbered per point (measured faster
-    there than planning one subquery per point)."""
-    rank = Window(
-        RowNumber(),
-        partition_by=[F("public_latitude"), F("public_longitude")],
-        order_by=[F("occurred_at").desc(), F("id").desc()],
+def _newest_by_lateral(base, fields, points) -> list:
+    """PostgreSQL: the points as two arrays, and for each one an index range (LATERAL) that
+    stops after REPORTS_PER_POINT rows: one statement, planned once, whatever the number of
+    points (a window over every report of the viewport read and sorted them all)."""
+    if not points:
+        return []
+    here = {"public_latitude": RawSQL("pts.lat", ()), "public_longitude": RawSQL("pts.lon", ())}
+    one = base.filter(**here).values_list(*fields)[:REPORTS_PER_POINT]
+    sql, params = one.query.sql_with_params()
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    statement = (
+        "SELECT p.* FROM unnest(%s::float8[], %s::float8[]) AS pts(lat, lon) "  # noqa: S608
+        f"CROSS JOIN LATERAL ({sql}) AS p"
     )
-    ranked = public_reports(query).annotate(rank=rank).filter(rank__lte=REPORTS_PER_POINT)
-    return ranked.values_list(*fields)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [lats, lons, *params])
+        return cursor.fetchall()
 
 
 def _newest_by_union(base, fields, points) -> list:
@@ -398,24 +408,34 @@ def _aware(value) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
-def map_features(query: MapQuery, zoom: int) -> dict:
+def _check_zoom(zoom: int) -> None:
     if not 0 <= zoom <= MAX_ZOOM:
         raise InvalidInput(_("zoom must be between 0 and %(max)d.") % {"max": MAX_ZOOM},
                            field="zoom")  # fmt: skip
+
+
+def map_features(query: MapQuery, zoom: int) -> dict:
+    """The map's GeoJSON FeatureCollection for the viewport (see map_json)."""
+    return json.loads(map_json(query, zoom))
+
+
+def map_json(query: MapQuery, zoom: int) -> str:
+    """The map's answer as JSON text: a FeatureCollection with `total` (the sum of the
+    features' counts), `mode` ("hexagons" or "points") and `resolution` (H3, or null)."""
+    _check_zoom(zoom)
     resolution = choose_resolution(query, zoom)
     if resolution is None:
         features = point_features(query)
-        mode, used = "points", None
+        total = sum(f["properties"]["count"] for f in features)
+        mode, used = "points", "null"
+        body = ",".join(json.dumps(f, separators=(",", ":")) for f in features)
     else:
-        features = hexagon_features(cell_counts(query, resolution))
-        mode, used = "hexagons", resolution
-    return {
-        "type": "FeatureCollection",
-        "total": sum(f["properties"]["count"] for f in features),
-        "mode": mode,
-        "resolution": used,
-        "features": features,
-    }
+        counts = cell_counts(query, resolution)
+        total = sum(counts.values())
+        mode, used = "hexagons", str(resolution)
+        body = _hexagons_json(counts)
+    return (f'{{"type":"FeatureCollection","total":{total},"mode":"{mode}",'
+            f'"resolution":{used},"features":[{body}]}}')  # fmt: skip
 
 
 def naive_features(query: MapQuery) -> dict:

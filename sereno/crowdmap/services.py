@@ -171,6 +171,12 @@ def map_rebuild(*, progress=None) -> dict:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {MapCount._meta.db_table}")
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Fresh rows are not yet marked all-visible: until a vacuum does it, every "index-only"
+        # read of the rollup also reads the table (measured: twice as slow). VACUUM cannot run
+        # inside a transaction; within one (tests) autovacuum does it later.
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM {MapCount._meta.db_table}")
     return {"reports": frame["n"], "rows": len(rows), "seconds": time.perf_counter() - started}
 
 

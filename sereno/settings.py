@@ -162,6 +162,10 @@ FILE_UPLOAD_TEMP_DIR = None
 LANGUAGE_CODE = env_str("SERENO_LANGUAGE", "es")
 # Phone numbers without a country code are read as numbers of this region (ISO 3166 code).
 PHONE_REGION = env_str("SERENO_PHONE_REGION", "HN")
+# Conversations by SMS/chat (docs/conversations.md): a report in progress is dropped after this
+# many idle minutes; a reporter's message answers staff for this many days after staff wrote.
+CONVERSATION_IDLE_MINUTES = env_int("SERENO_CONVERSATION_IDLE_MINUTES", 120)
+CONVERSATION_STAFF_REPLY_DAYS = env_int("SERENO_CONVERSATION_STAFF_REPLY_DAYS", 14)
 LANGUAGES = [("es", _("Spanish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("SERENO_TIME_ZONE", "America/Tegucigalpa")

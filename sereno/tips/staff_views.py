@@ -5,8 +5,10 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.encoding import escape_uri_path
@@ -14,12 +16,14 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from sereno.accounts.audit import audit_append
 from sereno.accounts.selectors import confirmed_totp_device
 from sereno.lib import ratelimit
 from sereno.lib.crypto import seal_text, unseal_text
 from sereno.lib.errors import Conflict, InvalidInput, NotAllowed, TooMany
 from sereno.tips import crypto, keys, selectors, services, tokens
-from sereno.tips.models import RecipientKey, TipFile
+from sereno.tips.forms import ChannelForm, QuestionFormSet
+from sereno.tips.models import Channel, RecipientKey, TipFile
 
 UNLOCK_RATE = "5/900"
 
@@ -268,6 +272,39 @@ def file_view(request, tip_id, file_id: int, which: str):
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quoted}"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+@staff_page(recipient=False, perm="tips.manage_tips")
+def channels_manage_view(request):
+    channels = Channel.objects.annotate(tip_count=Count("tips", distinct=True)).prefetch_related(
+        "recipients"
+    )
+    return render(request, "tips/staff/channels.html", {"channels": channels})
+
+
+@staff_page(recipient=False, perm="tips.manage_tips")
+@require_http_methods(["GET", "POST"])
+def channel_edit_view(request, pk: int | None = None):
+    channel = get_object_or_404(Channel, pk=pk) if pk else Channel()
+    form = ChannelForm(request.POST or None, instance=channel)
+    questions = QuestionFormSet(request.POST or None, instance=channel, prefix="q")
+    if request.method == "POST" and form.is_valid() and questions.is_valid():
+        with transaction.atomic():
+            channel = form.save()
+            questions.instance = channel
+            questions.save()
+            audit_append(
+                actor=request.user, action="tips.channel_saved", object_type="tip_channel",
+                object_id=channel.pk,
+                after={"slug": channel.slug,
+                       "recipients": [u.pk for u in channel.recipients.all()]},
+            )  # fmt: skip
+        return redirect("tips:channels_manage")
+    context = {"form": form, "questions": questions, "channel": channel}
+    return render(request, "tips/staff/channel_form.html", context)
 
 
 # --- escrow ------------------------------------------------------------------------------------

@@ -25,5 +25,8 @@ urlpatterns = [
     path("keys/password/", staff_views.password_view, name="password"),
     path("keys/recover/", staff_views.recover_view, name="recover"),
     path("escrow/", staff_views.escrow_view, name="escrow"),
+    path("manage/", staff_views.channels_manage_view, name="channels_manage"),
+    path("manage/new/", staff_views.channel_edit_view, name="channel_new"),
+    path("manage/<int:pk>/", staff_views.channel_edit_view, name="channel_edit"),
     path("<slug:slug>/", views.submit_view, name="submit"),
 ]

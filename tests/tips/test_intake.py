@@ -153,7 +153,8 @@ def test_choice_answers_must_be_one_of_the_options(client, channel):
 def test_receipt_open_takes_the_same_time_for_unknown_and_known_receipts(client, channel, settings):
     import time
 
-    settings.TIPS_ARGON2_MEM = 32 * 1024 * 1024
+    settings.TIPS_ARGON2_MEM = 64 * 1024 * 1024
+    settings.TIPS_ARGON2_OPS = 2
     receipt = receipt_from(submit(client, channel))
     unknown = "zorro " * 8
 
@@ -165,7 +166,10 @@ def test_receipt_open_takes_the_same_time_for_unknown_and_known_receipts(client,
             pass
         return time.perf_counter() - start
 
-    known_times = sorted(timed(receipt) for _ in range(5))
-    unknown_times = sorted(timed(unknown) for _ in range(5))
-    ratio = unknown_times[2] / known_times[2]
-    assert 0.7 < ratio < 1.4, (known_times, unknown_times)
+    known_times, unknown_times = [], []
+    for _ in range(6):  # interleaved, so a busy moment on the machine hits both alike
+        known_times.append(timed(receipt))
+        unknown_times.append(timed(unknown))
+    # The minimum is the run least disturbed by other processes.
+    ratio = min(unknown_times) / min(known_times)
+    assert 0.75 < ratio < 1.33, (known_times, unknown_times)

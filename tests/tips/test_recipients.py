@@ -139,3 +139,39 @@ def test_escrow_is_off_until_an_admin_turns_it_on_with_the_risk_on_screen(
 def test_escrow_page_is_for_admins_only(client, recipient):
     staff_client(client, recipient)
     assert client.get("/tips/escrow/").status_code == 403
+
+
+def test_admin_configures_a_channel_its_questions_and_recipients(client, admin_user):
+    from sereno.tips.models import Channel
+
+    rita = make_recipient("rita")
+    make_user("mona", "moderator")  # not offered: recipients must hold the tip-recipient role
+    staff_client(client, admin_user)
+    form = client.get("/tips/manage/new/").content.decode()
+    assert "rita" in form and "mona" not in form
+    data = {
+        "name": "Violencia", "name_en": "Violence", "slug": "violencia", "description": "",
+        "description_en": "", "active": "on", "allow_files": "on", "retention_days": "30",
+        "order": "0", "recipients": [rita.pk],
+        "q-TOTAL_FORMS": "2", "q-INITIAL_FORMS": "0", "q-MIN_NUM_FORMS": "0",
+        "q-MAX_NUM_FORMS": "1000",
+        "q-0-order": "1", "q-0-kind": "text", "q-0-label": "¿Qué pasó?", "q-0-required": "on",
+        "q-1-order": "2", "q-1-kind": "choice", "q-1-label": "¿Dónde?",
+        "q-1-choices": "Casa\nCalle", "q-1-choices_en": "Home\nStreet",
+    }  # fmt: skip
+    response = client.post("/tips/manage/new/", data)
+    assert response.status_code == 302
+    channel = Channel.objects.get(slug="violencia")
+    assert channel.retention_days == 30 and list(channel.recipients.all()) == [rita]
+    assert [q.kind for q in channel.questions.all()] == ["text", "choice"]
+    listing = client.get("/tips/manage/").content.decode()
+    assert "Violencia" in listing and "rita" in listing
+    public = client.get("/tips/violencia/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Street" in public
+
+
+def test_channel_configuration_is_for_admins_only(client, recipient, moderator):
+    staff_client(client, recipient)
+    assert client.get("/tips/manage/").status_code == 403
+    staff_client(client, moderator)
+    assert client.get("/tips/manage/new/").status_code == 403

@@ -568,7 +568,7 @@ def test_damaged_zip_is_not_cleanable(tmp_path):
         (b"fecha;monto\n2026-01-02;L 50.000\n", "pagos.csv", "pagos.csv", "utf-8"),
         ("año;señor\nPeña;Núñez\r\n".encode("cp1252"), "lista.CSV", "lista.csv", "windows-1252"),
         ("Él pagó el soborno.\n".encode("utf-16"), "nota.txt", "nota.txt", "utf-16"),
-        (b"<html><script>fetch('http://x')</script></html>", "pagina.html", "pagina.txt", "utf-8"),
+        (b"ninguna etiqueta, solo texto\n", "pagina.html", "pagina.txt", "utf-8"),
     ],
 )
 def test_plain_text_passes_as_cleaned_under_a_safe_name(tmp_path, data, name, derivative_name,
@@ -599,6 +599,30 @@ def test_what_cannot_be_cleaned_is_marked_so(tmp_path, data, code):
     assert (result.status, result.code) == ("not_cleanable", code)
     assert result.derivative_path is None and result.derivative_name == ""
     assert str(result.reason)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<html><!-- autor: Rosa --><script>fetch('http://x')</script></html>",
+        b'\xef\xbb\xbf  <?xml version="1.0"?><svg sodipodi:docname="C:\\Users\\rosa"/>',
+        b"{\\rtf1\\ansi{\\info{\\author Rosa Mejia}}hola}",
+        b"basura antes %PDF-1.4 /Author (Rosa)",
+    ],
+)
+def test_markup_rtf_and_disguised_pdf_are_not_passed_as_plain_text(tmp_path, data):
+    result = clean(tmp_path, data, "nota.txt", "text/plain")
+    assert (result.status, result.code) == ("not_cleanable", "unknown")
+
+
+def test_size_limit_of_text_only_applies_to_text(tmp_path, monkeypatch):
+    import sereno.tips.cleaning as cleaning
+
+    monkeypatch.setattr(cleaning, "TEXT_MAX_BYTES", 1000)
+    long_text = clean(tmp_path, b"linea de texto\n" * 100, "largo.txt")
+    assert (long_text.status, long_text.code) == ("not_cleanable", "too_large")
+    binary = clean(tmp_path, b"\x00\x01" * 1000, "datos.bin")
+    assert (binary.status, binary.code) == ("not_cleanable", "unknown")
 
 
 def test_heic_without_the_plugin_is_not_cleanable(tmp_path, monkeypatch):

@@ -172,12 +172,17 @@ def _clean_zip(src: Path, filename: str, dst_dir: Path) -> CleanResult:
 
 def _clean_text(src: Path, filename: str, dst_dir: Path) -> CleanResult:
     """Plain text carries nothing hidden: the derivative is a byte-for-byte copy, named .txt
-    (or .csv/.tsv) so that no viewer runs it as HTML or a script."""
+    (or .csv/.tsv) so that no viewer runs it as HTML or a script. Markup (HTML, XML, SVG)
+    and RTF are text that hides things (comments, editor paths, \\author): not cleanable."""
+    unknown = _result(NOT_CLEANABLE, "unknown", filename, "application/octet-stream")
+    head = detect.read_head(src)
+    if not detect.looks_like_plain_text(head):
+        return unknown
     if src.stat().st_size > TEXT_MAX_BYTES:
         return _result(NOT_CLEANABLE, "too_large", filename, "application/octet-stream")
     encoding = detect.text_encoding(src, limit=TEXT_MAX_BYTES)
     if encoding is None:
-        return _result(NOT_CLEANABLE, "unknown", filename, "application/octet-stream")
+        return unknown
     given = sanitize_name(filename).rpartition(".")[2].lower()
     extension = TEXT_EXTENSIONS.get(given, ".txt")
     kind = "text/csv" if extension == ".csv" else "text/plain"

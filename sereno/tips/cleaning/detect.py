@@ -43,6 +43,16 @@ def sniff(head: bytes) -> str:
     return mime
 
 
+def looks_like_plain_text(head: bytes) -> bool:
+    """A first look: no control bytes (unless UTF-16), and not markup, RTF or a PDF."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", errors="replace").encode("utf-8", errors="replace")
+    elif head.translate(None, _CONTROLS) != head:
+        return False
+    start = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    return not (start.startswith((b"<", b"{\\rtf")) or b"%PDF-" in head)
+
+
 def text_encoding(path: Path, *, limit: int) -> str | None:
     """The encoding if the whole file is text (UTF-8, UTF-16 with a BOM, or Windows-1252 as
     Excel writes CSV on Windows), else None. Files over `limit` bytes are not read."""

@@ -416,6 +416,33 @@ def test_xlsx_loses_properties_comment_authors_and_the_authors_folder(tmp_path):
     assert reopened.active["A1"].comment.text.startswith("monto inflado")
 
 
+def test_pptx_comment_authors_are_blanked(tmp_path):
+    # A package with the parts PowerPoint writes for comments (no PowerPoint reader here).
+    with zipfile.ZipFile(tmp_path / "in.pptx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("ppt/presentation.xml", f"<p:presentation>{VISIBLE}</p:presentation>")
+        archive.writestr(
+            "ppt/commentAuthors.xml",
+            f'<p:cmAuthorLst><p:cmAuthor id="0" name="{AUTHOR}" initials="RM" lastIdx="1" '
+            'clrIdx="0"/></p:cmAuthorLst>',
+        )
+        archive.writestr(
+            "ppt/authors.xml",
+            f'<p188:authorLst><p188:author id="{{1}}" name="{AUTHOR}" initials="RM" '
+            f'userId="{AUTHOR}@example.org" providerId="AD"/></p188:authorLst>',
+        )
+        archive.writestr("docProps/core.xml", f"<cp:coreProperties>{AUTHOR}</cp:coreProperties>")
+    result = clean(tmp_path, (tmp_path / "in.pptx").read_bytes(), "presentacion.pptx")
+    assert (result.status, result.code) == ("cleaned", "office")
+    assert result.derivative_name == "presentacion.pptx"
+    entries = zip_texts(result.derivative_path)
+    for data in entries.values():
+        assert_absent(data, AUTHOR)
+    assert b'name="" initials=""' in entries["ppt/commentAuthors.xml"]
+    assert b'id="0"' in entries["ppt/commentAuthors.xml"]  # comments still point at it
+    assert VISIBLE.encode() in entries["ppt/presentation.xml"]
+
+
 def odf_text(path: Path) -> None:
     office = 'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
     ns = (

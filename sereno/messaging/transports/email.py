@@ -208,7 +208,7 @@ class EmailTransport(Transport):
         mail["Auto-Submitted"] = "auto-replied" if message.in_reply_to_id else "auto-generated"
         # Threaded under the e-mail it answers when the sender loaded it (senders' pool
         # threads do not query the database).
-        field = type(message).in_reply_to
+        field = type(message)._meta.get_field("in_reply_to")
         original = field.get_cached_value(message) if field.is_cached(message) else None
         if original is not None and original.channel_id == self.channel.pk:
             mail["In-Reply-To"] = original.external_id

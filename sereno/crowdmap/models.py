@@ -46,6 +46,8 @@ class MapCount(models.Model):
     department = models.CharField(max_length=8, default="", blank=True)
     municipality = models.CharField(max_length=32, default="", blank=True)
     count = models.IntegerField(default=0)
+    # Where the row is, on a grid of services.TILE_DEGREES[resolution] (0 at resolution 0).
+    tile = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -67,6 +69,7 @@ class MapCount(models.Model):
                 ("day", ["day", "latitude", "longitude"]),
                 ("what", ["catset", "day", "latitude", "longitude"]),
                 ("dept", ["department", "day", "latitude", "longitude"]),
+                ("tile", ["tile", "catset", "day", "latitude", "longitude"]),
             )
         ]
 

@@ -38,6 +38,8 @@ from sereno.crowdmap.services import (
     CUBE_FULL,
     CUBE_WHAT,
     POINTS,
+    TILE_DEGREES,
+    TILE_ROW,
     cell_centre,
 )
 from sereno.lib.errors import InvalidInput
@@ -65,6 +67,9 @@ MAX_CELLS = 25_000
 RING_FROM = 5_000
 # Points mode on a viewport wider than this (degrees) shows hexagons instead.
 MAX_POINT_SPAN = 0.5
+# A filtered read goes by tile when it takes at most this many index lookups (tiles x
+# category sets); beyond, one pass over the filter's own index is cheaper.
+MAX_TILE_PROBES = 2_000
 
 
 def resolution_for_zoom(zoom: int) -> int | None:
@@ -171,13 +176,51 @@ def _cube(query: MapQuery) -> int:
     return CUBE_DAY if query.has_dates else CUBE_CELL
 
 
+def tiles_of_box(resolution: int, box) -> list[int]:
+    """Every tile that a row whose centre (or point) is in `box` can have."""
+    side = TILE_DEGREES[resolution]
+    west, south, east, north = box
+    rows = range(math.floor((south + 90) / side), math.floor((north + 90) / side) + 1)
+    columns = range(math.floor((west + 180) / side), math.floor((east + 180) / side) + 1)
+    return [row * TILE_ROW + column for row in rows for column in columns]
+
+
+def _by_tile(query: MapQuery, resolution: int, box, cube: int) -> list[int] | None:
+    """The tiles to read the box's rows by, when that is the cheapest way: filters by
+    category set and/or day (the tile index leads with tile, category set, day), not by
+    place (the department's own index is narrower), and few enough lookups."""
+    place = query.department or query.municipality
+    if box is None or resolution not in TILE_DEGREES or cube == CUBE_CELL or place:
+        return None
+    west, south, east, north = box
+    side = TILE_DEGREES[resolution]
+    count = (math.floor((north + 90) / side) - math.floor((south + 90) / side) + 1) * (
+        math.floor((east + 180) / side) - math.floor((west + 180) / side) + 1
+    )
+    if count * max(1, len(query.catsets or ())) > MAX_TILE_PROBES:
+        return None
+    return tiles_of_box(resolution, box)
+
+
+def _tiled(query: MapQuery, resolution: int, box, cube: int | None = None) -> bool:
+    cube = _cube(query) if cube is None else cube
+    return _by_tile(query, resolution, box, cube) is not None
+
+
 def _rollup(query: MapQuery, resolution: int, box, cube: int | None = None, *, by=None):
     """Rollup rows matching the filters whose centre (or point) is in `box` (None: anywhere).
     `by` = "lat" or "lon": the coordinate whose index to use (the other is read as "+ 0":
-    SQLite has no statistics to choose between them)."""
+    SQLite has no statistics to choose between them). Filtered reads of a box go by tile
+    when they can (see _by_tile)."""
     cube = _cube(query) if cube is None else cube
     qs = MapCount.objects.filter(cube=cube, resolution=resolution)
-    if by is None and (query.category_ids or query.department):
+    tiles = _by_tile(query, resolution, box, cube)
+    if tiles is not None:
+        qs = qs.filter(tile__in=tiles)
+        if cube == CUBE_DAY:
+            qs = qs.filter(catset=0)  # constant in this cube: lets the index reach the days
+        by = "neither"
+    elif by is None and (query.category_ids or query.department):
         by = "neither"  # the category or department index is narrower than a large box
     if box is not None:
         west, south, east, north = box
@@ -223,8 +266,19 @@ def _split(query: MapQuery, resolution: int, cube: int | None = None):
     core = _shrink(query.bbox, dlat, dlon, 2)
     if _empty(core):
         return inner, [_rollup(query, POINTS, query.bbox, cube, by="lat")]
-    if (query.category_ids or query.department) and _edge_size(query.bbox, resolution, inner) > (
-        RING_FROM
+    west, south, east, north = query.bbox
+    # Strips around the core; a point on a border between two is kept by the first one.
+    boxes = [
+        (west, south, east, core[1]),
+        (west, core[3], east, north),
+        (west, core[1], core[0], core[3]),
+        (core[2], core[1], east, core[3]),
+    ]
+    tiled = all(_tiled(query, POINTS, box, cube) for box in boxes)
+    if (
+        (query.category_ids or query.department)
+        and not tiled
+        and _edge_size(query.bbox, resolution, inner) > RING_FROM
     ):
         # Filtered, with many reports along the edge: one pass over the filter's rows (its
         # index) beats reading every row of the strips.
@@ -233,12 +287,10 @@ def _split(query: MapQuery, resolution: int, cube: int | None = None):
             longitude__lte=core[2],
         )  # fmt: skip
         return inner, [ring]
-    west, south, east, north = query.bbox
-    # Strips around the core; a point on a border between two is kept by the first one.
-    bottom = _rollup(query, POINTS, (west, south, east, core[1]), cube, by="lat")
-    top = _rollup(query, POINTS, (west, core[3], east, north), cube, by="lat")
-    left = _rollup(query, POINTS, (west, core[1], core[0], core[3]), cube, by="lon")
-    right = _rollup(query, POINTS, (core[2], core[1], east, core[3]), cube, by="lon")
+    bottom, top, left, right = (
+        _rollup(query, POINTS, box, cube, by=by)
+        for box, by in zip(boxes, ("lat", "lat", "lon", "lon"), strict=True)
+    )
     edges = [
         bottom,
         top.exclude(latitude=core[3]) if core[1] == core[3] else top,

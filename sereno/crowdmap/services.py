@@ -7,6 +7,7 @@ that the reports it is given contribute to, lets the caller change them, and app
 difference, so the rollup can never drift from the reports table whatever the change was.
 """
 
+import math
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -28,7 +29,12 @@ RESOLUTIONS = (0, 4, 6, 8, POINTS)
 CUBE_CELL, CUBE_DAY, CUBE_FULL, CUBE_WHAT = 0, 1, 2, 3
 CUBES = (CUBE_CELL, CUBE_DAY, CUBE_FULL, CUBE_WHAT)
 _KEY_COLUMNS = ("cube", "resolution", "cell", "day", "catset", "department", "municipality")
-_PAYLOAD_COLUMNS = ("latitude", "longitude", "h3_r4", "h3_r6", "h3_r8")
+_PAYLOAD_COLUMNS = ("latitude", "longitude", "h3_r4", "h3_r6", "h3_r8", "tile")
+# Side of the square tiles (degrees) that number rows by where they are, per resolution: a
+# filtered viewport reads its tiles' rows through one index (tile, category set, day) instead
+# of every matching row of the country. About a viewport's size at the zooms that use each.
+TILE_DEGREES = {4: 2.0, 6: 0.5, 8: 0.1, POINTS: 0.1}
+TILE_ROW = 10_000  # tile = row * TILE_ROW + column
 
 
 def catset_key(category_ids) -> str:
@@ -44,6 +50,20 @@ def cell_centre(resolution: int, cell: int) -> tuple[float, float]:
     if resolution == 0:
         return 0.0, 0.0
     return h3.api.basic_int.cell_to_latlng(cell)
+
+
+def tile_of(resolution: int, lat: float, lon: float) -> int:
+    """The tile of a row's centre (or point); 0 at resolution 0. Monotonic in lat and lon, so
+    the rows in a box are in the box's tiles (see selectors.tiles_of_box)."""
+    side = TILE_DEGREES.get(resolution)
+    if side is None:
+        return 0
+    return math.floor((lat + 90) / side) * TILE_ROW + math.floor((lon + 180) / side)
+
+
+def _cell_payload(resolution: int, cell: int) -> tuple:
+    lat, lon = cell_centre(resolution, cell)
+    return (lat, lon, 0, 0, 0, tile_of(resolution, lat, lon))
 
 
 def point_key(lat: float, lon: float) -> int:
@@ -80,11 +100,12 @@ def _contributions(ids: list[int]) -> tuple[Counter, dict]:
         cats[report_id].append(category_id)
     for pk, r4, r6, r8, occurred, dept, muni, plat, plon in rows:
         day, catset = local_day(occurred), catset_key(cats[pk])
-        cells = {0: (0, (0.0, 0.0, 0, 0, 0))}
+        cells = {0: (0, (0.0, 0.0, 0, 0, 0, 0))}
         if None not in (r4, r6, r8, plat, plon):
             for res, cell in ((4, r4), (6, r6), (8, r8)):
-                cells[res] = (cell, (*cell_centre(res, cell), 0, 0, 0))
-            cells[POINTS] = (point_key(plat, plon), (plat, plon, r4, r6, r8))
+                cells[res] = (cell, _cell_payload(res, cell))
+            cells[POINTS] = (point_key(plat, plon),
+                             (plat, plon, r4, r6, r8, tile_of(POINTS, plat, plon)))  # fmt: skip
         for resolution, (cell, payload) in cells.items():
             where[(resolution, cell)] = payload
             out.update(_keys(resolution, cell, day, catset, dept or "", muni or ""))
@@ -246,13 +267,12 @@ def _group(frame: dict) -> list[tuple]:
             rows = np.flatnonzero(keep)[first]
             payload = {
                 int(cell[i]): (float(lat[i]), float(lon[i]), int(cells[4][i]), int(cells[6][i]),
-                               int(cells[8][i]))
+                               int(cells[8][i]), tile_of(POINTS, float(lat[i]), float(lon[i])))
                 for i in rows.tolist()
             }  # fmt: skip
         else:
             payload = {
-                int(c): (*cell_centre(resolution, int(c)), 0, 0, 0)
-                for c in np.unique(cell[keep]).tolist()
+                int(c): _cell_payload(resolution, int(c)) for c in np.unique(cell[keep]).tolist()
             }
         dims = {
             CUBE_CELL: (zero, zero, zero, zero),

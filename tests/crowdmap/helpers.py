@@ -29,11 +29,12 @@ def rollup_rows() -> dict:
         "h3_r4",
         "h3_r6",
         "h3_r8",
+        "tile",
     )
     keys = dict(CategorySet.objects.values_list("id", "key"))
     keys[0] = ""
-    return {(c, r, cell, d, keys[cs], de, mu): (n, la, lo, a, b, e)
-            for c, r, cell, d, cs, de, mu, n, la, lo, a, b, e in rows}  # fmt: skip
+    return {(c, r, cell, d, keys[cs], de, mu): (n, la, lo, a, b, e, t)
+            for c, r, cell, d, cs, de, mu, n, la, lo, a, b, e, t in rows}  # fmt: skip
 
 
 def assert_rollup_exact() -> None:

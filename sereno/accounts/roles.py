@@ -10,6 +10,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "reports.view_reporter_contact",
         "geo.manage_areas",
         "tips.manage_tips",
+        "messaging.manage_channels",
     ],
     "moderator": [
         "accounts.view_audit",

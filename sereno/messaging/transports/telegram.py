@@ -9,6 +9,8 @@ message id (stable across Telegram's retries). Outbound is `sendMessage`.
 import json
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext as _
+
 from sereno.lib.errors import InvalidInput
 from sereno.messaging.channels import hook_url, same_secret
 from sereno.messaging.transports.base import (
@@ -97,7 +99,7 @@ class TelegramTransport(HTTPClientMixin, Transport):
         """Tell Telegram where to send updates, with our secret token."""
         url = url or hook_url(self.channel)
         if not url.startswith("https://"):
-            raise InvalidInput("Telegram needs an https:// webhook URL (set SERENO_PUBLIC_URL).")
+            raise InvalidInput(_("Telegram needs an https:// webhook URL (set SERENO_PUBLIC_URL)."))
         self._call(
             "setWebhook",
             {

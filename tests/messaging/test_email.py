@@ -335,3 +335,15 @@ def test_an_unreachable_smtp_server_is_retryable(db):
 def test_the_hook_url_of_an_email_channel_does_not_exist(client, db):
     channel = email_channel()
     assert client.post(f"/hooks/email/{channel.uuid}/", data={}).status_code == 404
+
+
+def test_a_polled_mail_gets_one_reply_in_the_outbox(mailbox, imap_server):
+    channel = email_channel(imap_server["port"])
+    mailbox("email_reply_gmail_es.eml")
+    transport_for(channel).poll()
+    mailbox.conn.store("1:*", "-FLAGS", "(\\Seen)")
+    transport_for(channel).poll()
+    message = InboundMessage.objects.get()
+    assert message.status == "handled"
+    reply = OutboundMessage.objects.get(channel=channel)
+    assert reply.contact == message.contact and reply.contact.scheme == "mailto"

@@ -169,3 +169,13 @@ def test_other_channels_messages_are_never_handed_to_this_phone(client, channel)
     other = make_channel("smssync", {"secret": "otro-secreto"})
     outbound(other)
     assert poll(client, channel)["messages"] == []
+
+
+def test_the_reply_to_an_sms_reaches_the_phone_at_its_next_poll(client, channel):
+    post_inbound(client, channel)
+    post_inbound(client, channel)  # the phone retried
+    message = InboundMessage.objects.get()
+    assert message.status == "handled"
+    (reply,) = poll(client, channel)["messages"]
+    assert reply["to"] == "+50499887766" and reply["message"]
+    assert poll(client, channel)["messages"] == []

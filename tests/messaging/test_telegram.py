@@ -113,3 +113,14 @@ def test_set_webhook_needs_a_public_https_address(settings, channel):
     settings.PUBLIC_URL = ""
     with pytest.raises(InvalidInput):
         transport_for(channel).set_webhook()
+
+
+def test_a_message_gets_one_reply_in_the_outbox_even_when_telegram_retries(client, channel):
+    from sereno.messaging.models import OutboundMessage
+
+    post(client, channel, "telegram_update_text.json")
+    post(client, channel, "telegram_update_text.json")
+    message = InboundMessage.objects.get()
+    assert message.status == "handled"
+    reply = OutboundMessage.objects.get(channel=channel)
+    assert reply.contact == message.contact and reply.encoding == "text"

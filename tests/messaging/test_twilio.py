@@ -261,3 +261,15 @@ def test_an_unreachable_api_is_retryable():
                                           "api_base": f"http://127.0.0.1:{port}"})  # fmt: skip
     with pytest.raises(RetryableError):
         transport_for(channel).send(outbound(channel), to="+50499887766")
+
+
+def test_a_first_sms_opens_a_conversation_and_its_question_is_queued_as_a_reply(
+    client, sms_channel
+):
+    post(client, sms_channel, form("twilio_sms_inbound.txt"))
+    post(client, sms_channel, form("twilio_sms_inbound.txt"))  # Twilio retried
+    message = InboundMessage.objects.get()
+    assert message.status == "handled" and message.outcome
+    replies = OutboundMessage.objects.filter(channel=sms_channel, contact=message.contact)
+    assert replies.count() == 1  # one reply, even though the webhook came twice
+    assert replies.get().status == "queued"

@@ -148,3 +148,13 @@ def test_non_text_messages_are_not_routed(client, channel):
     body = json.dumps(payload).encode()
     assert post(client, channel, body).status_code == 200
     assert not InboundMessage.objects.exists()
+
+
+def test_a_message_gets_one_reply_in_the_outbox_even_when_meta_retries(client, channel):
+    body = recorded("whatsapp_inbound_text.json").encode()
+    post(client, channel, body)
+    post(client, channel, body)
+    message = InboundMessage.objects.get()
+    assert message.status == "handled"
+    reply = OutboundMessage.objects.get(channel=channel)
+    assert reply.contact == message.contact

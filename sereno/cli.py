@@ -96,6 +96,10 @@ PASSTHROUGH = {
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASSTHROUGH:
+        # Before argparse: REMAINDER does not take options that come first ("--once").
+        _call(PASSTHROUGH[argv[0]][0], *argv[1:])
+        return
     parser = argparse.ArgumentParser(prog="sereno", description="Sereno command line")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -224,6 +224,14 @@ RATE_LOGIN_CLIENT = env_str("SERENO_RATE_LOGIN_CLIENT", "30/900")
 API_MAX_PAGE_SIZE = 50
 LOCK_SECONDS = 300
 
+# --- outbox senders (docs/outbox.md) -------------------------------------------------------------
+SENDER_LEASE_SECONDS = env_int("SERENO_SENDER_LEASE_SECONDS", 60)
+SENDER_MAX_ATTEMPTS = env_int("SERENO_SENDER_MAX_ATTEMPTS", 8)
+SENDER_BACKOFF_SECONDS = env_int("SERENO_SENDER_BACKOFF_SECONDS", 5)
+SENDER_BACKOFF_MAX_SECONDS = env_int("SERENO_SENDER_BACKOFF_MAX_SECONDS", 3600)
+SENDER_POLL_MS = env_int("SERENO_SENDER_POLL_MS", 500)
+SENDER_THREADS = env_int("SERENO_SENDER_THREADS", 8)
+
 # --- logging: never the client address ---------------------------------------------------------
 LOGGING = {
     "version": 1,

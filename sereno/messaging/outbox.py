@@ -1,19 +1,86 @@
 """The transactional outbox: `enqueue` writes a message as a row in the caller's transaction.
 
-Senders (see `sender.py`) claim rows per channel, send them through the channel's transport
-and record the result; delivery reports (`status_record`) move a row on:
-queued → sending → sent → delivered | failed (or expired past its validity).
+Senders (see `sender.py`) claim rows per channel with a lease, send them through the channel's
+transport and record the result in bulk; delivery reports (`status_record`) move a row on:
+
+    queued → sending → sent → delivered | failed
+    queued/sending → expired (past its validity: never sent late)
+    sending → queued (retryable error, with backoff; or the sender stopped before sending it)
+
+Every change of status writes a DeliveryEvent. A claim is a lease (`claimed_until`,
+`claim_token`): while a sender lives no one else takes its rows; when it dies its rows become
+claimable again once the lease runs out. That is the only way a message can go out twice
+(it was in flight at the crash). Logs name rows, never an address or a text.
 """
 
-from datetime import datetime
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sereno.lib import gsm7
 from sereno.messaging.models import Channel, Contact, DeliveryEvent, OutboundMessage
 from sereno.messaging.transports import transport_class
 from sereno.messaging.transports.base import StatusUpdate
+
+log = logging.getLogger(__name__)
+
+S = OutboundMessage.Status
+WAKE_CHANNEL = "sereno:outbox:wake"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How long a claim lasts and how retries back off (settings SERENO_SENDER_*)."""
+
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    backoff_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+
+    @classmethod
+    def from_settings(cls) -> "Policy":
+        return cls(
+            lease_seconds=float(getattr(settings, "SENDER_LEASE_SECONDS", cls.lease_seconds)),
+            max_attempts=int(getattr(settings, "SENDER_MAX_ATTEMPTS", cls.max_attempts)),
+            backoff_seconds=float(getattr(settings, "SENDER_BACKOFF_SECONDS", cls.backoff_seconds)),
+            backoff_max_seconds=float(
+                getattr(settings, "SENDER_BACKOFF_MAX_SECONDS", cls.backoff_max_seconds)
+            ),
+        )
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with full jitter (half to all of the doubled delay), never
+        sooner than the provider's Retry-After."""
+        ceiling = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        if retry_after:
+            delay = max(delay, float(retry_after))
+        return delay
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+
+def estimate(*, channel: Channel, text: str) -> tuple[str, str, int, Decimal | None]:
+    """(text to send, encoding, segments, cost estimate) for `text` on `channel`."""
+    encoding, segments = "text", 1
+    if transport_class(channel.kind).is_sms:
+        encoded = gsm7.encode(text)
+        text, encoding, segments = encoded.text, encoded.encoding, encoded.segments
+    price = Decimal(channel.price_per_segment or 0)
+    cost = (price * segments).quantize(Decimal("0.0001")) if price else None
+    return text, encoding, segments, cost
 
 
 def enqueue(
@@ -42,10 +109,7 @@ def enqueue(
         existing = OutboundMessage.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
             return existing
-    encoding, segments = "text", 1
-    if transport_class(channel.kind).is_sms:
-        encoded = gsm7.encode(text)
-        text, encoding, segments = encoded.text, encoded.encoding, encoded.segments
+    text, encoding, segments, cost = estimate(channel=channel, text=text)
     now = timezone.now()
     row = OutboundMessage(
         channel=channel,
@@ -53,6 +117,7 @@ def enqueue(
         text=text,
         encoding=encoding,
         segments=segments,
+        cost_estimate=cost,
         cause=cause,
         dedupe_key=dedupe_key or None,
         valid_until=valid_until,
@@ -62,6 +127,7 @@ def enqueue(
         report=report,
         author=author,
         in_reply_to=in_reply_to,
+        even_if_opted_out=even_if_opted_out,
     )
     try:
         with transaction.atomic():
@@ -70,31 +136,291 @@ def enqueue(
         if not dedupe_key:
             raise
         return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    transaction.on_commit(_wake_after_commit)
     return row
 
 
+_last_wake = 0.0
+_wake_lock = threading.Lock()
+
+
+def _wake_after_commit() -> None:
+    """Tell running senders (through Redis pub/sub, when configured) that rows are waiting.
+    At most one signal per 20 ms per process: a fan-out of thousands needs only one, and a
+    sender that missed one finds the rows at its next poll anyway."""
+    global _last_wake
+    from sereno.lib.tokenbucket import redis_client
+
+    now = time.monotonic()
+    with _wake_lock:
+        if now - _last_wake < 0.02:
+            return
+        _last_wake = now
+    try:
+        client = redis_client()
+        if client is not None:
+            client.publish(WAKE_CHANNEL, b"1")
+    except Exception as error:  # a wake-up is an optimisation; the row is safe in the database
+        log.warning("could not wake the senders: %s", type(error).__name__)
+
+
+def _events(rows, status: str, *, code: str = "", detail: str = "", at=None) -> None:
+    at = at or timezone.now()
+    DeliveryEvent.objects.bulk_create(
+        [
+            DeliveryEvent(message_id=getattr(row, "pk", row), status=status, code=code[:40],
+                          detail=detail[:300], at=at)
+            for row in rows
+        ]
+    )  # fmt: skip
+
+
 def cancel_queued_for(*, contact: Contact) -> int:
-    """An opted-out contact gets nothing more: queued rows end as failed ("opted out")."""
+    """An opted-out contact gets nothing more: queued rows end as failed ("opted out"), except
+    the confirmation of the opt-out itself."""
     now = timezone.now()
-    return OutboundMessage.objects.filter(
-        contact=contact, status=OutboundMessage.Status.QUEUED
-    ).update(status=OutboundMessage.Status.FAILED, failed_at=now, error="opted out")
+    with transaction.atomic():
+        ids = list(
+            OutboundMessage.objects.filter(
+                contact=contact, status=S.QUEUED, even_if_opted_out=False
+            ).values_list("pk", flat=True)
+        )
+        count = OutboundMessage.objects.filter(pk__in=ids, status=S.QUEUED).update(
+            status=S.FAILED, failed_at=now, error="opted out"
+        )
+        _events(ids, S.FAILED, code="opted_out", at=now)
+    return count
+
+
+def expire_due(*, now: datetime | None = None, limit: int = 10000) -> int:
+    """Queued rows past their validity end as expired: a late alert is worse than none."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboundMessage.objects.filter(status=S.QUEUED, valid_until__lt=now).values_list(
+                "pk", flat=True
+            )[:limit]
+        )
+        count = OutboundMessage.objects.filter(pk__in=ids, status=S.QUEUED).update(
+            status=S.EXPIRED, failed_at=now, claimed_until=None, claim_token=""
+        )
+        _events(ids, S.EXPIRED, code="validity", at=now)
+    return count
+
+
+def release_stale_leases(*, policy: Policy | None = None, now: datetime | None = None) -> int:
+    """Rows whose sender died (lease run out) go back to the queue, or fail once they have
+    used up their attempts (a message that kills its sender must not loop forever)."""
+    policy = policy or Policy.from_settings()
+    now = now or timezone.now()
+    stale = OutboundMessage.objects.filter(status=S.SENDING, claimed_until__lt=now)
+    with transaction.atomic():
+        spent = list(stale.filter(attempts__gte=policy.max_attempts).values_list("pk", flat=True))
+        OutboundMessage.objects.filter(pk__in=spent, status=S.SENDING).update(
+            status=S.FAILED, failed_at=now, error="lease expired", claimed_until=None
+        )
+        _events(spent, S.FAILED, code="lease_expired", at=now)
+        ids = list(stale.values_list("pk", flat=True))
+        count = OutboundMessage.objects.filter(
+            pk__in=ids, status=S.SENDING, claimed_until__lt=now
+        ).update(status=S.QUEUED, claimed_until=None, claim_token="", next_attempt_at=now)
+        _events(ids, S.QUEUED, code="lease_expired", at=now)
+    return count + len(spent)
+
+
+# ---- claiming and recording (the senders) ------------------------------------------------
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def claim(
+    *,
+    channel: Channel,
+    limit: int,
+    token: str,
+    policy: Policy,
+    include_stale: bool = True,
+    now: datetime | None = None,
+) -> list[OutboundMessage]:
+    """Take up to `limit` due rows of `channel` for the sender holding `token`, with their
+    contacts. On PostgreSQL the rows are locked with SKIP LOCKED so concurrent senders take
+    different rows without waiting; on SQLite the transaction holds the write lock (BEGIN
+    IMMEDIATE) from the start, so claims are serialised. The UPDATE repeats the status
+    condition so that a row can never be claimed twice, whatever the isolation."""
+    now = now or timezone.now()
+    until = now + timedelta(seconds=policy.lease_seconds)
+    rows = OutboundMessage.objects.filter(channel=channel)
+    with transaction.atomic():
+        ids = []
+        if include_stale:
+            # A sender died holding these: take them over (the one source of duplicates).
+            ids = list(
+                rows.filter(
+                    status=S.SENDING, claimed_until__lt=now, attempts__lt=policy.max_attempts
+                )
+                .order_by("claimed_until")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:limit]
+            )
+            if ids:
+                OutboundMessage.objects.filter(
+                    pk__in=ids, status=S.SENDING, claimed_until__lt=now
+                ).update(claim_token=token, claimed_until=until, attempts=F("attempts") + 1)
+        if len(ids) < limit:
+            fresh = list(
+                rows.filter(status=S.QUEUED, next_attempt_at__lte=now)
+                .order_by("-priority", "next_attempt_at", "id")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[: limit - len(ids)]
+            )
+            if fresh:
+                OutboundMessage.objects.filter(pk__in=fresh, status=S.QUEUED).update(
+                    status=S.SENDING,
+                    claim_token=token,
+                    claimed_until=until,
+                    attempts=F("attempts") + 1,
+                )
+            ids += fresh
+        if not ids:
+            return []
+        claimed = list(
+            OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=S.SENDING)
+            .select_related("contact")
+            .order_by("-priority", "next_attempt_at", "id")
+        )
+        _events(claimed, S.SENDING, at=now)
+    return claimed
+
+
+def _mine(ids, token: str) -> dict[int, str]:
+    """Status of those of `ids` still claimed by `token`, rows locked until commit."""
+    return dict(
+        OutboundMessage.objects.filter(pk__in=ids, claim_token=token)
+        .select_for_update()
+        .values_list("pk", "status")
+    )
+
+
+def record_sent(results: list[tuple[OutboundMessage, str, datetime]], *, token: str) -> int:
+    """Record sends in bulk: (row, provider id, sent at). A delivery report that arrived
+    before this (the row is already delivered or failed) keeps its status; the provider id
+    and time are still recorded. Rows another sender took over meanwhile are left alone."""
+    if not results:
+        return 0
+    with transaction.atomic():
+        status = _mine([row.pk for row, _, _ in results], token)
+        changed, moved = [], []
+        for row, provider_id, sent_at in results:
+            current = status.get(row.pk)
+            if current is None:
+                continue
+            row.provider_id = (provider_id or "")[:200]
+            row.sent_at = sent_at
+            row.claimed_until = None
+            if current == S.SENDING:
+                row.status = S.SENT
+                moved.append(row)
+            else:
+                row.status = current
+            changed.append(row)
+        OutboundMessage.objects.bulk_update(
+            changed, ["status", "provider_id", "sent_at", "claimed_until"], batch_size=500
+        )
+        DeliveryEvent.objects.bulk_create(
+            [DeliveryEvent(message_id=row.pk, status=S.SENT, at=row.sent_at) for row in moved]
+        )
+    lost = len(results) - len(changed)
+    if lost:
+        log.warning("%d sent messages had been taken over by another sender", lost)
+    return len(moved)
+
+
+def record_retry(
+    row: OutboundMessage,
+    *,
+    token: str,
+    policy: Policy,
+    code: str = "",
+    detail: str = "",
+    retry_after: float | None = None,
+) -> str:
+    """A retryable error: back to the queue after a backoff, or failed once the attempts are
+    used up or the next try would fall past the validity. Returns the new status."""
+    now = timezone.now()
+    next_at = now + timedelta(seconds=policy.backoff(row.attempts, retry_after))
+    mine = OutboundMessage.objects.filter(pk=row.pk, claim_token=token, status=S.SENDING)
+    with transaction.atomic():
+        if row.attempts >= policy.max_attempts:
+            new, fields = S.FAILED, {"failed_at": now}
+        elif row.valid_until is not None and next_at >= row.valid_until:
+            new, fields = S.EXPIRED, {"failed_at": now}
+        else:
+            new, fields = S.QUEUED, {"next_attempt_at": next_at, "claim_token": ""}
+        done = mine.update(status=new, claimed_until=None, error=detail[:300] or code, **fields)
+        if done:
+            _events([row], new, code=code or "retryable", detail=detail, at=now)
+    return new if done else ""
+
+
+def record_failed(
+    row: OutboundMessage, *, token: str, status: str = S.FAILED, code: str = "", detail: str = ""
+) -> bool:
+    """A permanent error (or expired, or opted out): the row ends here."""
+    now = timezone.now()
+    with transaction.atomic():
+        done = OutboundMessage.objects.filter(
+            pk=row.pk, claim_token=token, status=S.SENDING
+        ).update(status=status, failed_at=now, claimed_until=None, error=(detail or code)[:300])
+        if done:
+            _events([row], status, code=code, detail=detail, at=now)
+    return bool(done)
+
+
+def release(rows: list[OutboundMessage], *, token: str) -> int:
+    """Give back claimed rows that were not sent (the sender is stopping): queued again at
+    once, and the attempt does not count."""
+    if not rows:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        ids = [pk for pk, st in _mine([row.pk for row in rows], token).items() if st == S.SENDING]
+        count = OutboundMessage.objects.filter(pk__in=ids, status=S.SENDING).update(
+            status=S.QUEUED,
+            claimed_until=None,
+            claim_token="",
+            next_attempt_at=now,
+            attempts=F("attempts") - 1,
+        )
+        _events(ids, S.QUEUED, code="released", at=now)
+    return count
+
+
+# ---- delivery reports --------------------------------------------------------------------
 
 
 def status_record(*, channel: Channel, update: StatusUpdate) -> OutboundMessage | None:
-    """Apply a delivery report to its row (found by our uuid or the provider's id)."""
+    """Apply a delivery report to its row (found by our uuid or the provider's id).
+
+    A report can arrive before the sender has recorded the send (the gateway answers the
+    submission and reports delivery at once): found by our uuid, the row moves to delivered
+    or failed now and the sender's late "sent" keeps that status."""
     rows = OutboundMessage.objects.filter(channel=channel)
     if update.message_uuid:
-        rows = rows.filter(uuid=update.message_uuid)
+        try:
+            rows = rows.filter(uuid=uuid.UUID(str(update.message_uuid)))
+        except ValueError:
+            return None
     elif update.provider_id:
         rows = rows.filter(provider_id=update.provider_id)
     else:
         return None
-    message = rows.first()
-    if message is None:
-        return None
     now = timezone.now()
     with transaction.atomic():
+        message = rows.select_for_update().first()
+        if message is None:
+            return None
         DeliveryEvent.objects.create(
             message=message,
             status=update.status,
@@ -102,18 +428,16 @@ def status_record(*, channel: Channel, update: StatusUpdate) -> OutboundMessage 
             detail=update.detail[:300],
             at=now,
         )
-        S = OutboundMessage.Status
+        this = OutboundMessage.objects.filter(pk=message.pk)
         if update.status == "delivered":
-            OutboundMessage.objects.filter(pk=message.pk).update(
-                status=S.DELIVERED, delivered_at=now
+            this.exclude(status=S.DELIVERED).update(
+                status=S.DELIVERED, delivered_at=now, sent_at=Coalesce("sent_at", Value(now))
             )
         elif update.status == "failed":
-            OutboundMessage.objects.filter(pk=message.pk).exclude(status=S.DELIVERED).update(
+            this.exclude(status__in=[S.DELIVERED, S.FAILED]).update(
                 status=S.FAILED, failed_at=now, error=(update.detail or update.code)[:300]
             )
         elif update.status == "sent":
-            OutboundMessage.objects.filter(pk=message.pk, status__in=[S.SENDING, S.QUEUED]).update(
-                status=S.SENT, sent_at=now
-            )
+            this.filter(status__in=[S.SENDING, S.QUEUED]).update(status=S.SENT, sent_at=now)
     message.refresh_from_db()
     return message

@@ -1,0 +1,37 @@
+"""Periodic upkeep of the messaging app (Huey's scheduler, run by `sereno worker`).
+
+Each task calls one service; all are idempotent and cheap when there is nothing to do.
+"""
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, lock_task
+
+from sereno.messaging import outbox, services
+
+log = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("messaging-inbound-retry")
+def inbound_retry_pending_task() -> int:
+    """Inbound messages left pending by a crash between storing and routing."""
+    return services.inbound_retry_pending()
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("messaging-release-stale-leases")
+def release_stale_leases_task() -> int:
+    """Rows claimed by a sender that died go back to the queue (or fail when spent)."""
+    count = outbox.release_stale_leases()
+    if count:
+        log.warning("%d outbound messages had a stale lease (a sender died)", count)
+    return count
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("messaging-expire-outbound")
+def expire_outbound_task() -> int:
+    """Queued rows past their validity end as expired, even on a channel no sender serves."""
+    return outbox.expire_due()

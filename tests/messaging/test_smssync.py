@@ -95,7 +95,8 @@ def test_task_sent_marks_the_queued_messages_sent_and_echoes_their_uuids(client,
     rows = [outbound(channel, text=f"m{i}") for i in range(2)]
     poll(client, channel)
     stranger = "9b2f0c1e-0000-4000-8000-000000000000"
-    body = {"secret": SECRET, "queued_messages": [str(r.uuid) for r in rows] + [stranger]}
+    # As the app sends it: JSON, no secret (the uuids it was handed are the credential).
+    body = {"queued_messages": [str(r.uuid) for r in rows] + [stranger]}
     response = client.post(url(channel, task="sent"), data=json.dumps(body),
                            content_type="application/json")  # fmt: skip
     assert response.status_code == 200
@@ -113,7 +114,7 @@ def test_task_result_lists_awaiting_rows_and_records_delivery_reports(client, ch
     poll(client, channel)
     poll(client, channel)
     client.post(url(channel, task="sent"),
-                data=json.dumps({"secret": SECRET, "queued_messages": [
+                data=json.dumps({"queued_messages": [
                     str(delivered.uuid), str(failed.uuid), str(pending.uuid)]}),
                 content_type="application/json")  # fmt: skip
     awaiting = client.get(url(channel, task="result", secret=SECRET)).json()["message_uuids"]
@@ -179,3 +180,18 @@ def test_the_reply_to_an_sms_reaches_the_phone_at_its_next_poll(client, channel)
     (reply,) = poll(client, channel)["messages"]
     assert reply["to"] == "+50499887766" and reply["message"]
     assert poll(client, channel)["messages"] == []
+
+
+def test_an_acknowledgement_with_a_wrong_secret_or_unknown_uuids_changes_nothing(client, channel):
+    row = outbound(channel)
+    poll(client, channel)
+    wrong = {"secret": "adivinanza", "queued_messages": [str(row.uuid)]}
+    response = client.post(url(channel, task="sent"), data=json.dumps(wrong),
+                           content_type="application/json")  # fmt: skip
+    assert response.status_code == 403
+    guessed = {"queued_messages": ["6f1c1d4e-1111-4222-8333-444455556666"]}
+    response = client.post(url(channel, task="sent"), data=json.dumps(guessed),
+                           content_type="application/json")  # fmt: skip
+    assert response.json() == {"message_uuids": []}
+    row.refresh_from_db()
+    assert row.status == "sending"

@@ -52,12 +52,17 @@ def _worker_argv() -> list[str]:
     return [sys.executable, "-m", "sereno", "manage", "run_huey"]
 
 
+def _sender_argv() -> list[str]:
+    return [sys.executable, "-m", "sereno", "sender", "--all"]
+
+
 def cmd_serve(ns: argparse.Namespace) -> int:
     _call("collectstatic", "--noinput", "--verbosity", "0")
     argv = _gunicorn_argv(ns.host, ns.port, ns.workers, ns.threads)
     if not ns.with_worker:
         os.execv(sys.executable, argv)  # noqa: S606  (argv is ours, not user input)
-    return _supervise([argv, _worker_argv()])
+    extra = [_sender_argv()] if getattr(ns, "with_sender", False) else []
+    return _supervise([argv, _worker_argv(), *extra])
 
 
 def _supervise(argvs: list[list[str]]) -> int:
@@ -82,6 +87,7 @@ def _supervise(argvs: list[list[str]]) -> int:
 def cmd_run(ns: argparse.Namespace) -> int:
     _call("sereno_setup", "--demo-reports", str(ns.demo_reports))
     ns.with_worker = True
+    ns.with_sender = True  # outbox messages of enabled channels go out (docs/outbox.md)
     return cmd_serve(ns)
 
 

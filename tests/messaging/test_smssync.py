@@ -195,3 +195,12 @@ def test_an_acknowledgement_with_a_wrong_secret_or_unknown_uuids_changes_nothing
     assert response.json() == {"message_uuids": []}
     row.refresh_from_db()
     assert row.status == "sending"
+
+
+def test_an_sms_from_an_operator_name_is_acknowledged_and_skipped(client, channel):
+    fields = dict(parse_qsl(recorded("smssync_inbound.txt").strip()))
+    fields.update({"secret": SECRET, "from": "Tigo", "message_id": "promo-1"})
+    response = client.post(url(channel), data=urlencode(fields),
+                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert response.json() == {"payload": {"success": True, "error": None}}
+    assert not InboundMessage.objects.exists()

@@ -18,6 +18,7 @@ sends without it (see `handle`); the phone checks the `secret` we send back.
 """
 
 import json
+import logging
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from sereno.messaging.transports.base import (
     Transport,
 )
 
+log = logging.getLogger(__name__)
 S = OutboundMessage.Status
 DEFAULT_BATCH = 20
 DEFAULT_LEASE = 600  # seconds a phone has to acknowledge (task=sent) what it fetched
@@ -79,7 +81,12 @@ class SMSSyncTransport(Transport):
         if request.method != "POST":
             raise InvalidInput("unknown task")
         for incoming in self._parse(body):
-            services.inbound_receive(channel=self.channel, incoming=incoming)
+            try:
+                services.inbound_receive(channel=self.channel, incoming=incoming)
+            except InvalidInput:
+                # A sender that is no phone number (an operator's "Tigo" promotions): nobody
+                # to answer. Acknowledged, or the phone would post it again forever.
+                log.info("channel %s: SMS from a non-number sender skipped", self.channel.pk)
         return JsonResponse({"payload": {"success": True, "error": None}})
 
     def _body(self, request) -> dict:

@@ -8,7 +8,8 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, lock_task
 
-from sereno.messaging import outbox, services
+# email_tasks: Huey loads each app's `tasks` module; importing it registers the mailbox poll.
+from sereno.messaging import email_tasks, outbox, services  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -53,6 +53,11 @@ def form_token(*, purpose: str, visit: str, bound: str = "") -> str:
     return signing.dumps(payload, salt=FORM_SALT, compress=False)
 
 
+def form_nonce(token: str) -> str:
+    """The nonce of a token this server just made (the proof-of-work challenge)."""
+    return signing.loads(token, salt=FORM_SALT)["n"]
+
+
 def check_form_token(token: str, *, purpose: str, bound: str = "") -> dict:
     """The token's payload, without consuming it. Raises BadForm."""
     try:

@@ -77,11 +77,13 @@ def channels_view(request):
 def _form_context(channel: Channel, visit: str, *, values=None, errors=None, error=None):
     questions = list(channel.questions.all())
     file_question = next((q for q in questions if q.kind == Question.Kind.FILES), None)
+    token = tokens.form_token(purpose=f"submit:{channel.slug}", visit=visit)
     return {
         "channel": channel,
         "questions": [q for q in questions if q.kind != Question.Kind.FILES],
         "file_question": file_question,
-        "token": tokens.form_token(purpose=f"submit:{channel.slug}", visit=visit),
+        "token": token,
+        "pow_nonce": tokens.form_nonce(token),
         "values": values or {},
         "errors": errors or {},
         "error": error,

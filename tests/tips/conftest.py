@@ -107,3 +107,45 @@ def all_table_text() -> str:
                     else:
                         parts.append(str(value))
     return "\n".join(parts)
+
+
+# --- browser -----------------------------------------------------------------------------------
+# The page fixtures of tests/browser, with one Chromium: Playwright's sync API allows a single
+# instance per thread, so when tests/browser's session browser is already running it is reused;
+# otherwise this package starts its own and stops it before any other package needs one.
+from tests.browser.conftest import (  # noqa: E402, F401
+    browser_context,
+    page,
+    page_no_js,
+    requests_seen,
+)
+
+
+@pytest.fixture(scope="package")
+def browser():
+    import gc
+    import os
+    import shutil
+
+    from tests.browser import conftest as shared
+
+    try:
+        from playwright.sync_api import Browser
+    except ImportError:
+        pytest.skip("playwright is not installed")
+    # type(), not isinstance(): the latter would wake lazy objects (request.user) left in memory.
+    running = [o for o in gc.get_objects() if type(o) is Browser and o.is_connected()]
+    if running:  # tests/browser's session browser
+        yield running[0]
+        return
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed")
+    path = shared.CHROMIUM if os.path.exists(shared.CHROMIUM) else shutil.which("chromium")
+    if not path:
+        pytest.skip(f"Chromium is not installed at {shared.CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, args=shared.CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

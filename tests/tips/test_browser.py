@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.browser.conftest import browser, page_no_js, requests_seen  # noqa: F401
 from tests.tips.conftest import MARKER
 
 
@@ -26,7 +25,7 @@ def test_submit_confirm_leave_return_and_comment_without_javascript(
     page_no_js,
     live_server,
     tip_channel,
-    tmp_path,  # noqa: F811 (fixture imported above)
+    tmp_path,
 ):
     page = page_no_js
     context = page.context

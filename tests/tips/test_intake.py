@@ -167,9 +167,8 @@ def test_receipt_open_takes_the_same_time_for_unknown_and_known_receipts(client,
         return time.perf_counter() - start
 
     known_times, unknown_times = [], []
-    for _ in range(6):  # interleaved, so a busy moment on the machine hits both alike
+    for _ in range(7):  # interleaved, so a busy moment on the machine hits both alike
         known_times.append(timed(receipt))
         unknown_times.append(timed(unknown))
-    # The minimum is the run least disturbed by other processes.
-    ratio = min(unknown_times) / min(known_times)
-    assert 0.75 < ratio < 1.33, (known_times, unknown_times)
+    ratio = sorted(unknown_times)[3] / sorted(known_times)[3]  # medians
+    assert 0.7 < ratio < 1.43, (known_times, unknown_times)

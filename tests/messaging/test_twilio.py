@@ -273,3 +273,25 @@ def test_a_first_sms_opens_a_conversation_and_its_question_is_queued_as_a_reply(
     replies = OutboundMessage.objects.filter(channel=sms_channel, contact=message.contact)
     assert replies.count() == 1  # one reply, even though the webhook came twice
     assert replies.get().status == "queued"
+
+
+def test_the_sender_sends_through_twilio_and_records_success_and_refusal(provider, client):
+    from sereno.messaging.sender import ChannelSender
+
+    provider.answer(201, recorded_json("twilio_message_created.json"))
+    provider.answer(400, recorded_json("twilio_error_21211.json"))
+    channel = configured("twilio_sms", provider, from_number="+50422345678")
+    good = outbound(channel, text="Gracias, recibimos su reporte.")
+    bad = outbound(channel, to="+50433445566", text="otro")
+    ChannelSender(channel, threads=1).run(once=True)
+    good.refresh_from_db()
+    bad.refresh_from_db()
+    assert good.status == "sent"
+    assert good.provider_id == "SM3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c"
+    assert bad.status == "failed" and bad.events.filter(code="21211").exists()
+    assert len(provider.requests) == 2  # a permanent refusal is not retried
+    # Twilio then reports the delivery of the first one.
+    post(client, channel, form("twilio_status_delivered.txt"), endpoint="status",
+         query=f"m={good.uuid}")  # fmt: skip
+    good.refresh_from_db()
+    assert good.status == "delivered"

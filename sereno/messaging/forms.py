@@ -77,7 +77,10 @@ class ChannelConfigForm(forms.Form):
                     else _("Not set yet.")
                 )
                 if name in generated and not stored:
-                    help_text = _("Leave blank and Sereno makes one up.")
+                    help_text = _(
+                        "Type one, or leave blank and Sereno makes one up. It is never shown: "
+                        "type it yourself if you must also enter it at the provider."
+                    )
                 field = forms.CharField(
                     label=label, required=False, help_text=help_text, strip=True,
                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),

@@ -27,10 +27,7 @@ HOOKS = {
     "smssync": [("", gettext_lazy("Sync URL"))],
     "whatsapp": [("", gettext_lazy("Callback URL"))],
     "telegram": [("", gettext_lazy("Webhook (registered with the button below)"))],
-    "kannel": [
-        ("", gettext_lazy("smsbox get-url / post-url")),
-        ("status", gettext_lazy("dlr-url")),
-    ],
+    "kannel": [("", gettext_lazy("smsbox get-url / post-url"))],
     "email": [],
 }
 
@@ -113,8 +110,9 @@ def telegram_webhook(request, pk: int):
     channel = _channel(pk)
     if channel.kind != Channel.Kind.TELEGRAM:
         raise Http404
+    transport = transport_for(channel)
     try:
-        transport_for(channel).set_webhook()
+        transport.set_webhook()
     except InvalidInput:
         messages.error(request, _("Telegram needs the site's public https:// address: set "
                                   "SERENO_PUBLIC_URL."))  # fmt: skip
@@ -126,4 +124,6 @@ def telegram_webhook(request, pk: int):
         )
     else:
         messages.success(request, _("Telegram will now send this bot's messages to Sereno."))
+    finally:
+        transport.close()
     return redirect("channels:edit", pk=channel.pk)

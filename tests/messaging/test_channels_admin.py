@@ -131,3 +131,15 @@ def test_only_admins_may_configure_channels(client, request, who):
 def test_anonymous_visitors_are_sent_to_sign_in(client):
     response = client.get("/staff/channels/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("kind", [k for k, _ in Channel.Kind.choices])
+def test_every_kind_of_channel_has_a_form_with_write_only_secrets(admin, kind):
+    from sereno.messaging.channels import secret_fields
+
+    channel = create(admin, kind, f"canal {kind}")
+    page = admin.get(f"/staff/channels/{channel.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for name in secret_fields(kind):
+        assert f'type="password" name="config_{name}"' in html

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -165,14 +165,25 @@ def _wake_after_commit() -> None:
 
 
 def _events(rows, status: str, *, code: str = "", detail: str = "", at=None) -> None:
-    at = at or timezone.now()
-    DeliveryEvent.objects.bulk_create(
-        [
-            DeliveryEvent(message_id=getattr(row, "pk", row), status=status, code=code[:40],
-                          detail=detail[:300], at=at)
-            for row in rows
-        ]
-    )  # fmt: skip
+    """One event per row, written by one INSERT … SELECT per 500 rows: no model instances,
+    one round trip (the senders write one per claimed batch)."""
+    ids = [getattr(row, "pk", row) for row in rows]
+    if not ids:
+        return
+    at = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    q = connection.ops.quote_name
+    event, message = DeliveryEvent._meta, OutboundMessage._meta
+    columns = ", ".join(
+        q(event.get_field(name).column) for name in ("message", "status", "code", "detail", "at")
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            # Names come from the models' metadata; every value is a parameter.
+            sql = f"INSERT INTO {q(event.db_table)} ({columns}) SELECT {q(message.pk.column)}, "  # noqa: S608
+            sql += f"%s, %s, %s, %s FROM {q(message.db_table)} WHERE {q(message.pk.column)} IN "
+            cursor.execute(sql + f"({marks})", [status, code[:40], detail[:300], at, *chunk])
 
 
 def cancel_queued_for(*, contact: Contact) -> int:
@@ -325,16 +336,48 @@ def record_sent(results: list[tuple[OutboundMessage, str, datetime]], *, token: 
             else:
                 row.status = current
             changed.append(row)
-        OutboundMessage.objects.bulk_update(
-            changed, ["status", "provider_id", "sent_at", "claimed_until"], batch_size=500
-        )
-        DeliveryEvent.objects.bulk_create(
-            [DeliveryEvent(message_id=row.pk, status=S.SENT, at=row.sent_at) for row in moved]
-        )
+        _update_sent(changed)
+        _events(moved, S.SENT, at=max((row.sent_at for row in moved), default=None))
     lost = len(results) - len(changed)
     if lost:
         log.warning("%d sent messages had been taken over by another sender", lost)
     return len(moved)
+
+
+def _update_sent(rows: list[OutboundMessage]) -> None:
+    """Rows that share a status and provider id (Kannel gives none: our uuid identifies the
+    message) in one UPDATE, with the group's latest send time; distinct provider ids in one
+    prepared UPDATE run per row (executemany). Django's bulk_update builds a CASE per column
+    over every row: a quarter of a second per 200 rows on SQLite."""
+    if not rows:
+        return
+    meta = OutboundMessage._meta
+    q = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    table, pk = q(meta.db_table), q(meta.pk.column)
+    status, provider_id, sent_at, claimed_until = (
+        q(meta.get_field(name).column)
+        for name in ("status", "provider_id", "sent_at", "claimed_until")
+    )
+    # Names come from the model's own metadata; every value is a parameter.
+    sql = f"UPDATE {table} SET {status} = %s, {provider_id} = %s, {sent_at} = %s, "  # noqa: S608
+    sql += f"{claimed_until} = NULL WHERE {pk} "
+    groups: dict[tuple[str, str], list[OutboundMessage]] = {}
+    for row in rows:
+        groups.setdefault((row.status, row.provider_id), []).append(row)
+    with connection.cursor() as cursor:
+        if len(groups) > 4:
+            params = [(row.status, row.provider_id, adapt(row.sent_at), row.pk) for row in rows]
+            cursor.executemany(sql + "= %s", params)
+            return
+        for (new_status, provider), members in groups.items():
+            for start in range(0, len(members), 500):
+                chunk = members[start : start + 500]
+                latest = adapt(max(row.sent_at for row in chunk))
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    sql + f"IN ({marks})", [new_status, provider, latest, *(r.pk for r in chunk)]
+                )
 
 
 def record_retry(

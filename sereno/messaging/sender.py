@@ -80,7 +80,10 @@ class ChannelSender:
         self.bucket = bucket or token_bucket(
             f"outbox:{channel.uuid}", rate=channel.rate_per_second, burst=channel.burst
         )
+        # `stop` may be shared by every sender of the process (SIGTERM); `closing` is this
+        # sender's own: set when it stops claiming, so queued sends give their rows back.
         self.stop = stop or threading.Event()
+        self.closing = threading.Event()
         self.wake = wake or threading.Event()
         if poll_seconds is None:
             poll_seconds = getattr(settings, "SENDER_POLL_MS", 500) / 1000
@@ -96,7 +99,7 @@ class ChannelSender:
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix=f"send-{self.channel.pk}")
         failures = 0
         try:
-            while not self.stop.is_set():
+            while not self.stopping():
                 try:
                     claimed = self._claim_more()
                     failures = 0
@@ -107,7 +110,7 @@ class ChannelSender:
                     log.error("channel %s: claim failed (%s); retrying", self.channel.pk, error)
                     close_old_connections()
                     connection.close()
-                    self.stop.wait(1.0)
+                    self.closing.wait(1.0)
                     continue
                 for message in claimed:
                     self._in_flight += 1
@@ -120,12 +123,20 @@ class ChannelSender:
                     self.wake.wait(self.poll_seconds)
                     self.wake.clear()
         finally:
-            # Queued sends see the stop flag and come back as "release"; those in flight end.
-            self.stop.set()
+            # Queued sends see the flag and come back as "release"; those in flight end.
+            self.closing.set()
             pool.shutdown(wait=True)
             while self._in_flight:
                 self._collect(timeout=0.1)
         return self.stats
+
+    def stopping(self) -> bool:
+        return self.stop.is_set() or self.closing.is_set()
+
+    def close(self) -> None:
+        """Stop claiming; the loop then finishes what is in flight and returns."""
+        self.closing.set()
+        self.wake.set()
 
     def _claim_more(self) -> list[OutboundMessage]:
         room = self.batch - self._in_flight
@@ -152,7 +163,7 @@ class ChannelSender:
             first = self._results.get(timeout=timeout)
         except queue.Empty:
             return
-        if self._in_flight > 1 and not self.stop.is_set():
+        if self._in_flight > 1 and not self.stopping():
             time.sleep(0.01)  # let a few more finish: one bulk write instead of many
         outcomes = [first]
         while True:
@@ -216,11 +227,11 @@ class ChannelSender:
             self._results.put(("retry", message, RetryableError(code=type(error).__name__)))
 
     def _attempt(self, message: OutboundMessage) -> tuple:
-        if self.stop.is_set():
+        if self.stopping():
             return ("release", message)
         if (skip := self._not_sendable(message)) is not None:
             return skip
-        if not self.bucket.acquire(message.segments, stop=self.stop):
+        if not self.bucket.acquire(message.segments, stop=self.closing):
             return ("release", message)
         if (skip := self._not_sendable(message)) is not None:  # the wait may have been long
             return skip
@@ -322,7 +333,7 @@ def run_senders(
         waker.start()
 
     def start(channel: Channel) -> None:
-        sender = ChannelSender(channel, threads=threads, batch=batch, stop=threading.Event())
+        sender = ChannelSender(channel, threads=threads, batch=batch, stop=stop)
         wakes.append(sender.wake)
 
         def body():
@@ -355,7 +366,7 @@ def run_senders(
                         log.error("channel %s cannot send: %s", pk, type(error).__name__)
             for pk in [pk for pk in running if pk not in wanted and not uuids]:
                 sender, thread = running.pop(pk)
-                sender.stop.set()
+                sender.close()
                 thread.join()
                 total.add(sender.stats)
             if once:
@@ -365,12 +376,12 @@ def run_senders(
     finally:
         for sender, _thread in running.values():
             if not once or stop.is_set():
-                sender.stop.set()
+                sender.close()
         for sender, thread in running.values():
             while thread.is_alive():
                 thread.join(0.2)
                 if stop.is_set():  # SIGTERM during --once
-                    sender.stop.set()
+                    sender.close()
             total.add(sender.stats)
         waker.close()
         connection.close()

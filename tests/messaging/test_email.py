@@ -347,3 +347,15 @@ def test_a_polled_mail_gets_one_reply_in_the_outbox(mailbox, imap_server):
     assert message.status == "handled"
     reply = OutboundMessage.objects.get(channel=channel)
     assert reply.contact == message.contact and reply.contact.scheme == "mailto"
+
+
+def test_a_mail_that_cannot_be_read_does_not_block_the_others(mailbox, imap_server):
+    channel = email_channel(imap_server["port"])
+    mailbox.conn.append("INBOX", None, None, b"From: not an address\r\nSubject: x\r\n\r\nhola\r\n")
+    mailbox.conn.append(
+        "INBOX", None, None,
+        b"From: <" + b"a" * 300 + b"@example.org>\r\nMessage-ID: <long@x>\r\n\r\nhola\r\n",
+    )  # fmt: skip
+    mailbox("email_reply_gmail_es.eml")
+    assert transport_for(channel).poll() == 1
+    assert InboundMessage.objects.get().contact.address == "maria.lopez@example.org"

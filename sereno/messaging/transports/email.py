@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http import Http404
 from django.utils.html import strip_tags
 
+from sereno.lib.errors import InvalidInput
 from sereno.messaging.transports.base import (
     Incoming,
     PermanentError,
@@ -184,11 +185,17 @@ class EmailTransport(Transport):
                 raw = next((p[1] for p in parts or [] if isinstance(p, tuple)), None)
                 if status != "OK" or raw is None:
                     continue
-                incoming = incoming_from(raw)
-                own = self.config.get("from_address", "").lower()
-                if incoming is not None and incoming.sender.lower() != own:
-                    _, was_new = services.inbound_receive(channel=self.channel, incoming=incoming)
-                    created += int(was_new)
+                try:
+                    incoming = incoming_from(raw)
+                    own = self.config.get("from_address", "").lower()
+                    if incoming is not None and incoming.sender.lower() != own:
+                        _, new = services.inbound_receive(channel=self.channel, incoming=incoming)
+                        created += int(new)
+                except (InvalidInput, LookupError, ValueError, TypeError) as error:
+                    # A mail we cannot read must not block the ones after it: it stays in the
+                    # mailbox (read) for a person to look at.
+                    log.warning("channel %s: mail %s skipped (%s)", self.channel.pk,
+                                uid.decode(), type(error).__name__)  # fmt: skip
                 conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
         finally:
             try:

@@ -41,7 +41,7 @@ def storage_dir() -> Path:
     return path
 
 
-def _tmp_dir() -> Path:
+def tmp_dir() -> Path:
     path = storage_dir() / "tmp"
     path.mkdir(exist_ok=True, mode=0o700)
     return path
@@ -98,7 +98,7 @@ def _encrypt_into_storage(src, stored: _Stored) -> tuple[str, bytes, str, int]:
     """(relative path, key, sha256, size): encrypted to a temporary name, then moved."""
     key = crypto.new_file_key()
     name = secrets.token_hex(16)
-    tmp = _tmp_dir() / f"{name}.part"
+    tmp = tmp_dir() / f"{name}.part"
     digest, size = crypto.encrypt_file(src, tmp, key=key)
     final = storage_dir() / name[:2] / name
     final.parent.mkdir(exist_ok=True, mode=0o700)
@@ -126,13 +126,17 @@ def _store_file(*, tip: Tip, entry: Entry, upload, stored: _Stored) -> TipFile:
         raise InvalidInput(_("A file is larger than the limit."), field="files")
     filename = _safe_name(upload.name)
     content_type = (getattr(upload, "content_type", "") or "application/octet-stream")[:100]
-    work = Path(tempfile.mkdtemp(dir=_tmp_dir()))
+    work = Path(tempfile.mkdtemp(dir=tmp_dir()))
     try:
-        # The cleaner needs a plaintext file: a private temporary copy, shredded below.
-        plain = work / "original"
-        with open(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
+        # The cleaner needs a plaintext file: the upload's own private temporary file (see
+        # uploads.py), or for a small upload held in memory a private copy, shredded below.
+        if hasattr(upload, "temporary_file_path"):
+            plain = Path(upload.temporary_file_path())
+        else:
+            plain = work / "original"
+            with open(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
         status, derivative, derivative_name, reason = _clean(
             plain, filename=filename, content_type=content_type, work=work / "clean"
         )

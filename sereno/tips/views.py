@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sereno.lib import ratelimit
 from sereno.lib.crypto import seal_text, unseal_text
 from sereno.lib.errors import InvalidInput, NotFound, TooMany
-from sereno.tips import conf, crypto, selectors, services, tokens
+from sereno.tips import conf, crypto, selectors, services, tokens, uploads
 from sereno.tips.models import Channel, Question, Tip
 
 RECEIPT_SHOWN_SECONDS = 3600
@@ -97,9 +97,17 @@ def _form_context(channel: Channel, visit: str, *, values=None, errors=None, err
 @require_http_methods(["GET", "POST"])
 def submit_view(request, slug: str):
     channel = get_object_or_404(Channel, slug=slug, active=True)
-    again = reverse("tips:submit", args=[slug])
     if request.method == "GET":
         return render(request, "tips/submit.html", _form_context(channel, tokens.new_visit()))
+    uploads.use_private_uploads(request)
+    try:
+        return _submit(request, channel)
+    finally:
+        uploads.shred_uploads(request)
+
+
+def _submit(request, channel: Channel):
+    again = reverse("tips:submit", args=[channel.slug])
 
     try:
         payload = tokens.check_form_token(
@@ -292,6 +300,14 @@ def box_view(request):
 @source_page
 @require_POST
 def box_comment_view(request):
+    uploads.use_private_uploads(request)
+    try:
+        return _box_comment(request)
+    finally:
+        uploads.shred_uploads(request)
+
+
+def _box_comment(request):
     tip, session = _source(request)
     if tip is None:
         return _signed_out(request)

@@ -128,3 +128,26 @@ def test_on_disk_sqlite_wal_logs_and_storage_hold_no_plaintext_or_address(tmp_pa
         for needle in (MARKER.encode(), b"EVIDENCIA-SECRETA", CLIENT_IP.encode()):
             assert needle not in data, f"{needle!r} found in {path.name}"
     assert "POST /tips/c/" in log_path.read_text()  # the access log was on
+
+
+@pytest.mark.django_db
+def test_large_uploads_are_buffered_privately_and_overwritten(client, channel, settings):
+    from sereno.tips import crypto
+
+    settings.MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+    seen = []
+    real = crypto.encrypt_file
+
+    def spy(src, dst, *, key):
+        seen.append(Path(src.name))
+        return real(src, dst, key=key)
+
+    big = SimpleUploadedFile("big.bin", FILE_MARKER * 70, "application/octet-stream")  # 3 MB
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(crypto, "encrypt_file", spy)
+        assert submit(client, channel, files=[big]).status_code == 201
+    tips_tmp = Path(settings.MEDIA_DIR) / "tips" / "tmp"
+    # Django's buffer for a large upload was our private file, not the system temp folder.
+    assert seen and seen[0].parent == tips_tmp and seen[0].name.endswith(".upload")
+    assert not seen[0].exists()
+    assert [p for p in tips_tmp.rglob("*") if p.is_file()] == []

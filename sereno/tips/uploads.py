@@ -1,0 +1,67 @@
+"""Uploads on tip pages: small files stay in memory; larger ones go to a private temporary
+folder (mode 700, under the tips storage) instead of the system's, and are overwritten with
+zeros before they are removed at the end of the request."""
+
+import os
+import tempfile
+
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+
+from sereno.tips import crypto
+
+
+class TipUploadedFile(UploadedFile):
+    def __init__(self, name, content_type, size, charset, content_type_extra=None):
+        from sereno.tips.services import tmp_dir
+
+        # No suffix from the client's name: nothing of it reaches the disk.
+        file = tempfile.NamedTemporaryFile(suffix=".upload", dir=tmp_dir())  # noqa: SIM115
+        super().__init__(file, name, content_type, size, charset, content_type_extra)
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+    def shred(self) -> None:
+        try:
+            self.file.seek(0, os.SEEK_END)
+            size = self.file.tell()
+            self.file.seek(0)
+            zeros = b"\0" * crypto.STREAM_CHUNK
+            while size > 0:
+                size -= self.file.write(zeros[: min(size, len(zeros))])
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.close()
+
+    def close(self):
+        try:
+            return self.file.close()
+        except FileNotFoundError:
+            pass
+
+
+class TipTemporaryUploadHandler(TemporaryFileUploadHandler):
+    def new_file(self, *args, **kwargs):
+        super(TemporaryFileUploadHandler, self).new_file(*args, **kwargs)
+        self.file = TipUploadedFile(
+            self.file_name, self.content_type, 0, self.charset, self.content_type_extra
+        )
+
+
+def use_private_uploads(request) -> None:
+    """Call before the view reads request.POST or request.FILES."""
+    request.upload_handlers = [
+        MemoryFileUploadHandler(request),
+        TipTemporaryUploadHandler(request),
+    ]
+
+
+def shred_uploads(request) -> None:
+    for uploads in getattr(request, "_files", {}).lists():
+        for upload in uploads[1]:
+            if isinstance(upload, TipUploadedFile):
+                upload.shred()

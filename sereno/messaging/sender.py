@@ -64,7 +64,7 @@ class ChannelSender:
         channel: Channel,
         *,
         threads: int = 8,
-        batch: int = 200,
+        batch: int = 500,
         policy: outbox.Policy | None = None,
         transport: Transport | None = None,
         bucket: TokenBucket | None = None,
@@ -91,12 +91,24 @@ class ChannelSender:
         self.token = outbox.new_token()
         self.stats = Stats()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
-        self._in_flight = 0
+        self._in_flight = 0  # claimed and not yet recorded
+        self._lock = threading.Lock()
+        self._room = threading.Event()
         self._last_stale_check = 0.0
 
-    # ---- the loop (one thread, the only one here that touches the database) ----------------
+    # ---- the loop ------------------------------------------------------------------------
+    # This thread claims; outcomes are recorded by a second thread with its own connection on
+    # PostgreSQL (claims and records then overlap on two server processes), by this one on
+    # SQLite (one writer at a time anyway). Pool threads never touch the database.
     def run(self, *, once: bool = False) -> Stats:
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix=f"send-{self.channel.pk}")
+        recorder = None
+        # Inside a caller's transaction (tests), another connection could not see the rows.
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            recorder = threading.Thread(
+                target=self._record_loop, name=f"record-{self.channel.pk}", daemon=True
+            )
+            recorder.start()
         failures = 0
         try:
             while not self.stopping():
@@ -112,11 +124,18 @@ class ChannelSender:
                     connection.close()
                     self.closing.wait(1.0)
                     continue
+                with self._lock:
+                    self._in_flight += len(claimed)
                 for message in claimed:
-                    self._in_flight += 1
                     pool.submit(self._send_one, message)
+                if claimed and recorder is not None:
+                    continue  # more room? claim again at once
                 if self._in_flight:
-                    self._collect(timeout=0.05 if claimed else 0.2)
+                    if recorder is None:
+                        self._collect(timeout=0.05 if claimed else 0.2)
+                    else:
+                        self._room.wait(0.2)
+                        self._room.clear()
                 elif once:
                     break
                 elif not claimed:
@@ -126,9 +145,21 @@ class ChannelSender:
             # Queued sends see the flag and come back as "release"; those in flight end.
             self.closing.set()
             pool.shutdown(wait=True)
+            if recorder is not None:
+                recorder.join()
             while self._in_flight:
                 self._collect(timeout=0.1)
         return self.stats
+
+    def _record_loop(self) -> None:
+        try:
+            while not (self.closing.is_set() and self._in_flight == 0):
+                try:
+                    self._collect(timeout=0.1)
+                except Exception:  # the rows stay claimed; their lease brings them back
+                    log.exception("channel %s: outcomes not recorded", self.channel.pk)
+        finally:
+            connection.close()
 
     def stopping(self) -> bool:
         return self.stop.is_set() or self.closing.is_set()
@@ -139,12 +170,13 @@ class ChannelSender:
         self.wake.set()
 
     def _claim_more(self) -> list[OutboundMessage]:
-        room = self.batch - self._in_flight
-        if room < max(1, self.batch // 2):
-            return []
+        ceiling = self.batch
         if self.bucket.rate > 0:
-            # Claim no more than can go out well within the lease at this route's rate.
-            room = min(room, max(1, int(self.bucket.rate * self.policy.lease_seconds / 4)))
+            # No more in flight than can go out well within the lease at this route's rate.
+            ceiling = min(ceiling, max(1, int(self.bucket.rate * self.policy.lease_seconds / 4)))
+        room = ceiling - self._in_flight
+        if room < max(1, ceiling // 2):
+            return []
         now_mono = time.monotonic()
         include_stale = now_mono - self._last_stale_check > 5
         if include_stale:
@@ -171,7 +203,9 @@ class ChannelSender:
                 outcomes.append(self._results.get_nowait())
             except queue.Empty:
                 break
-        self._in_flight -= len(outcomes)
+        with self._lock:
+            self._in_flight -= len(outcomes)
+        self._room.set()
         for _attempt in range(5):
             try:
                 self._record(outcomes)
@@ -317,7 +351,7 @@ def run_senders(
     *,
     uuids: list[str] | None = None,
     threads: int = 8,
-    batch: int = 200,
+    batch: int = 500,
     once: bool = False,
     stop: threading.Event | None = None,
     rescan_seconds: float = 15.0,

@@ -28,7 +28,7 @@ class Command(BaseCommand):
             default=getattr(settings, "SENDER_THREADS", 8),
             help="sends in parallel per channel",
         )
-        parser.add_argument("--batch", type=int, default=200, help="rows claimed at a time")
+        parser.add_argument("--batch", type=int, default=500, help="most rows claimed at a time")
         parser.add_argument("--once", action="store_true", help="exit when nothing is due")
 
     def handle(self, *args, **options):

@@ -13,7 +13,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -64,6 +64,14 @@ def _check_answers(channel: Channel, answers: dict[str, str]) -> list[dict]:
         elif value and question.kind == Question.Kind.CHOICE:
             if value not in {v for v, _label in question.choice_list()}:
                 errors[str(question.pk)] = _("Choose one of the options.")
+        elif value and question.kind == Question.Kind.DATE:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                errors[str(question.pk)] = _("Write the date as year-month-day.")
+            else:
+                if day > timezone.localdate():
+                    errors[str(question.pk)] = _("The date cannot be in the future.")
         if value:
             out.append({"q": question.label, "kind": question.kind, "value": value})
     if errors:
@@ -188,6 +196,16 @@ def _check_files(channel: Channel, files) -> list:
         if upload.size > conf.max_file_bytes():
             raise InvalidInput(_("A file is larger than the limit."), field="files")
     return files
+
+
+def channel_recipients_changed(*, channel: Channel) -> int:
+    """Remove the wrapped tip keys of people who are no longer recipients of `channel`."""
+    removed, _ = (
+        TipAccess.objects.filter(tip__channel=channel)
+        .exclude(user__in=channel.recipients.all())
+        .delete()
+    )
+    return removed
 
 
 # --- submission --------------------------------------------------------------------------------

@@ -296,6 +296,7 @@ def channel_edit_view(request, pk: int | None = None):
             channel = form.save()
             questions.instance = channel
             questions.save()
+            services.channel_recipients_changed(channel=channel)
             audit_append(
                 actor=request.user, action="tips.channel_saved", object_type="tip_channel",
                 object_id=channel.pk,

@@ -6,9 +6,14 @@ import os
 import tempfile
 
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    MemoryFileUploadHandler,
+    StopUpload,
+    TemporaryFileUploadHandler,
+)
 
-from sereno.tips import crypto
+from sereno.tips import conf, crypto
 
 
 class TipUploadedFile(UploadedFile):
@@ -52,12 +57,40 @@ class TipTemporaryUploadHandler(TemporaryFileUploadHandler):
         )
 
 
+class SizeLimitHandler(FileUploadHandler):
+    """First in the chain: stops as soon as one file passes the per-file limit, so a too large
+    file is never buffered in full; the view then answers 413 and stores nothing. (The body
+    limit middleware has already refused bodies that announce more than the request limit.)"""
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > conf.max_file_bytes():
+            self.request.tips_upload_too_large = True
+            # Read and drop the rest of the body (bounded by the request limit), so that the
+            # browser shows our page instead of "connection reset".
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
 def use_private_uploads(request) -> None:
     """Call before the view reads request.POST or request.FILES."""
     request.upload_handlers = [
+        SizeLimitHandler(request),
         MemoryFileUploadHandler(request),
         TipTemporaryUploadHandler(request),
     ]
+
+
+def too_large(request) -> bool:
+    request.POST  # noqa: B018 - parse the body (through the handlers above) first
+    return getattr(request, "tips_upload_too_large", False)
 
 
 def shred_uploads(request) -> None:

@@ -57,6 +57,13 @@ def _bad_form(request, error: tokens.BadForm, *, again: str):
     return render(request, "tips/problem.html", context, status=400)
 
 
+def _file_too_large(request, *, again: str):
+    message = _("A file is larger than %(mb)d MB. Nothing was stored. Send smaller files.") % {
+        "mb": conf.max_file_bytes() // (1024 * 1024)
+    }
+    return render(request, "tips/problem.html", {"message": message, "again": again}, status=413)
+
+
 def _too_many(request, exc: TooMany, *, again: str):
     response = render(
         request, "tips/problem.html", {"message": exc.message, "again": again}, status=429
@@ -101,6 +108,8 @@ def submit_view(request, slug: str):
         return render(request, "tips/submit.html", _form_context(channel, tokens.new_visit()))
     uploads.use_private_uploads(request)
     try:
+        if uploads.too_large(request):
+            return _file_too_large(request, again=reverse("tips:submit", args=[channel.slug]))
         return _submit(request, channel)
     finally:
         uploads.shred_uploads(request)
@@ -302,6 +311,8 @@ def box_view(request):
 def box_comment_view(request):
     uploads.use_private_uploads(request)
     try:
+        if uploads.too_large(request):
+            return _file_too_large(request, again=reverse("tips:box"))
         return _box_comment(request)
     finally:
         uploads.shred_uploads(request)

@@ -172,3 +172,25 @@ def test_receipt_open_takes_the_same_time_for_unknown_and_known_receipts(client,
         unknown_times.append(timed(unknown))
     ratio = sorted(unknown_times)[3] / sorted(known_times)[3]  # medians
     assert 0.7 < ratio < 1.43, (known_times, unknown_times)
+
+
+@pytest.mark.django_db
+def test_a_file_over_the_limit_gets_413_and_nothing_is_stored(client, channel, settings):
+    settings.TIPS_MAX_FILE_BYTES = 1024 * 1024
+    big = SimpleUploadedFile("grande.bin", b"\x01" * (3 * 1024 * 1024))
+    response = submit(client, channel, files=[big])
+    assert response.status_code == 413
+    assert "más grande que 1 MB" in response.content.decode()
+    assert Tip.objects.count() == 0
+    assert [p for p in (Path(settings.MEDIA_DIR) / "tips").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.django_db
+def test_dates_must_be_real_and_not_in_the_future(client, channel):
+    ids = question_ids(channel)
+    cases = (("mañana", "año-mes-día"), ("2999-01-01", "no puede estar en el futuro"))
+    for value, message in cases:
+        token = form_token(client, f"/tips/{channel.slug}/")
+        data = {"token": token, f"q{ids['text']}": "algo", f"q{ids['date']}": value}
+        response = client.post(f"/tips/{channel.slug}/", data)
+        assert response.status_code == 422 and message in response.content.decode()

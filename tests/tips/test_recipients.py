@@ -175,3 +175,21 @@ def test_channel_configuration_is_for_admins_only(client, recipient, moderator):
     assert client.get("/tips/manage/").status_code == 403
     staff_client(client, moderator)
     assert client.get("/tips/manage/new/").status_code == 403
+
+
+def test_removing_a_recipient_from_a_channel_removes_their_access(
+    client, admin_user, channel, recipient
+):
+    from sereno.tips.models import TipAccess
+
+    submit(client, channel)
+    assert TipAccess.objects.filter(user=recipient).count() == 1
+    staff_client(client, admin_user)
+    data = {
+        "name": channel.name, "name_en": "", "slug": channel.slug, "description": "",
+        "description_en": "", "active": "on", "allow_files": "on", "retention_days": "90",
+        "order": "0", "q-TOTAL_FORMS": "0", "q-INITIAL_FORMS": "0", "q-MIN_NUM_FORMS": "0",
+        "q-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    assert client.post(f"/tips/manage/{channel.pk}/", data).status_code == 302
+    assert TipAccess.objects.filter(user=recipient).count() == 0

@@ -277,7 +277,8 @@ class ChannelSender:
             return ("retry", message, error)
         except PermanentError as error:
             log.warning("outbound %s: failed %s %s", message.pk, error.code, error.detail)
-            return (S.FAILED, message, error.code or "permanent", error.detail)
+            status = S.EXPIRED if error.code == "expired" else S.FAILED  # validity over
+            return (status, message, error.code or "permanent", error.detail)
         except Exception as error:
             # The exception's text may hold the address (a URL, a library's message): only
             # its type is logged and kept.

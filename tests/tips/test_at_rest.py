@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.accounts.helpers import cache_dump
 from tests.tips.conftest import MARKER, all_table_text, submit
 
 CLIENT_IP = "203.0.113.77"
@@ -40,6 +41,8 @@ def test_database_and_storage_hold_no_plaintext(client, channel, recipient, sett
     leftovers = [p for p in (Path(settings.MEDIA_DIR) / "tips" / "tmp").rglob("*") if p.is_file()]
     assert leftovers == []
     assert CLIENT_IP not in caplog.text and MARKER not in caplog.text
+    cache = repr(cache_dump())  # the cache server too (Redis, or the cache table)
+    assert CLIENT_IP not in cache and MARKER not in cache
 
 
 def _free_port() -> int:

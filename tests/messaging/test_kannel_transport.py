@@ -175,6 +175,14 @@ def test_sendsms_headers_for_ucs2_and_gsm7(channel):
     )
 
 
+def test_delivery_reports_can_be_switched_off(channel):
+    from sereno.messaging.transports.kannel import KannelTransport
+
+    channel.set_config({**channel.config, "dlr_mask": "0"})
+    headers = KannelTransport(channel).send_headers(_row(channel, "hola"), to=NUMBER)
+    assert "X-Kannel-DLR-Mask" not in headers and "X-Kannel-DLR-Url" not in headers
+
+
 def test_validity_period_is_passed_in_minutes(channel):
     from sereno.messaging.transports.base import PermanentError
     from sereno.messaging.transports.kannel import KannelTransport

@@ -74,6 +74,8 @@ class KannelTransport(Transport):
     # username/password: a `sendsms-user` group. secret: what Kannel presents when it calls
     # us (generated). callback_url: how Kannel reaches Sereno for delivery reports (defaults to
     # SERENO_PUBLIC_URL). smsc_id: route outbound through one `smsc` group (optional).
+    # dlr_mask: which delivery reports to ask for (default 31, all; 0 none: Kannel's own
+    # throughput is about three times higher without them, see docs/kannel.md).
     config_fields = (
         "sendsms_url",
         "username",
@@ -81,6 +83,7 @@ class KannelTransport(Transport):
         "secret",
         "callback_url",
         "smsc_id",
+        "dlr_mask",
     )
     secret_fields = ("password", "secret")
     required_fields = ("sendsms_url", "username", "password", "secret")
@@ -174,6 +177,15 @@ class KannelTransport(Transport):
         secret = str(self.config.get("secret") or "")
         return f"{scheme}://kannel:{secret}@{rest}{path}?id={message.uuid}&event=%d"
 
+    def dlr_mask(self) -> int:
+        value = str(self.config.get("dlr_mask") or "").strip()
+        if not value:
+            return DLR_MASK
+        try:
+            return max(0, min(int(value), DLR_MASK))
+        except ValueError:
+            return DLR_MASK
+
     def send_headers(self, message, *, to: str) -> dict[str, str]:
         """sendsms by POST: the text is the body, everything else X-Kannel-* headers, so that
         no number, text or password is ever in a URL (URLs are what access logs keep)."""
@@ -183,9 +195,11 @@ class KannelTransport(Transport):
             "X-Kannel-Password": str(self.config.get("password") or ""),
             "X-Kannel-From": self.channel.address,
             "X-Kannel-To": to,
-            "X-Kannel-DLR-Mask": str(DLR_MASK),
-            "X-Kannel-DLR-Url": self.status_url(message),
         }
+        mask = self.dlr_mask()
+        if mask:
+            headers["X-Kannel-DLR-Mask"] = str(mask)
+            headers["X-Kannel-DLR-Url"] = self.status_url(message)
         if message.encoding == "ucs2":
             # With the UTF-8 charset above: coding=2&charset=UTF-8 in GET terms.
             headers["X-Kannel-Coding"] = "2"

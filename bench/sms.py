@@ -1,0 +1,289 @@
+"""SMS through Kannel: Sereno's rates next to the gateway's own ceiling, in one run.
+
+    make bench-sms                  # or: .venv/bin/python bench/sms.py --messages 5000
+
+Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free ports:
+1. Kannel inbound ceiling: fakesmsc -> smsbox post-url -> a trivial HTTP server (stdlib,
+   its own process, answers 200 with an empty body).
+2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers and delivery
+   reports as Sereno's transport, 16 threads) -> fakesmsc; delivery reports go to the
+   trivial server.
+3. Sereno inbound: fakesmsc -> smsbox -> gunicorn (the webhook stores the message, routes it
+   through the conversation, writes the reply to the outbox) and `sereno sender` sends the
+   replies back through Kannel. Rate of messages stored, and of replies on the phones.
+4. Sereno outbound: N rows in the outbox -> `sereno sender` -> sendsms -> fakesmsc; delivery
+   reports go to gunicorn.
+
+On PostgreSQL + Redis (own database names), gunicorn with a deep listen backlog.
+Target: Sereno >= 80 % of the gateway's ceiling in both directions.
+"""
+
+import argparse
+import http.server
+import os
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.messaging.kannel.deployment import Deployment  # noqa: E402
+from tests.messaging.kannel.harness import Gateway, free_port, wait_until  # noqa: E402
+
+CHANNEL_UUID = "5a3c7b2e-1f0d-4e8a-9b6c-2d4e6f8a0b1c"
+SECRET = "bench-secret-7Hq2"  # noqa: S105 (a local benchmark's)
+SENDSMS_PASSWORD = "bench-sendsms"  # noqa: S105
+SHORT_CODE = "1234"
+INBOUND_TEXT = "Hubo una balacera en la colonia, ¿qué hacemos?"
+OUTBOUND_TEXT = "Alerta {i:05d}: corte de ruta en la CA-5 a la altura de Comayagua, señora."
+
+
+# ---- the trivial server (phase 1 and 2), run as `bench/sms.py --trivial-server PORT` --------
+class _Trivial(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    count = 0
+    lock = threading.Lock()
+
+    def _answer(self, body: bytes = b"") -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802
+        if self.path == "/count":
+            self._answer(str(_Trivial.count).encode())
+            return
+        with _Trivial.lock:
+            _Trivial.count += 1
+        self._answer()
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with _Trivial.lock:
+            _Trivial.count += 1
+        self._answer()
+
+    def log_message(self, *args):
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    request_queue_size = 4096
+
+
+def trivial_server(port: int) -> None:
+    _Server(("127.0.0.1", port), _Trivial).serve_forever()
+
+
+def trivial_count(port: int) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=5) as r:  # noqa: S310
+        return int(r.read())
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def until_count(get, target: int, *, timeout: float, what: str) -> float:
+    """Wait until get() >= target; the time it took."""
+    started = time.monotonic()
+    wait_until(lambda: get() >= target, timeout=timeout, interval=0.02, what=what)
+    return time.monotonic() - started
+
+
+def phone_lines(gateway: Gateway, n: int, text: str, *, prefix: str) -> list[bytes]:
+    return [gateway.phone.line(f"+504{prefix}{i:07d}", SHORT_CODE, text) for i in range(n)]
+
+
+def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int) -> None:
+    import httpx
+
+    client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=threads))
+
+    def one(i: int) -> None:
+        headers = {
+            "Content-Type": "text/plain; charset=UTF-8",
+            "X-Kannel-Username": gateway.username,
+            "X-Kannel-Password": gateway.password,
+            "X-Kannel-From": SHORT_CODE,
+            "X-Kannel-To": f"+5049{i % 1000:07d}",
+            "X-Kannel-DLR-Mask": "31",
+            "X-Kannel-DLR-Url": f"{dlr_base}/dlr/?id={i}&event=%d",
+        }
+        response = client.post(
+            gateway.sendsms_url, content=OUTBOUND_TEXT.format(i=i).encode(), headers=headers
+        )
+        response.raise_for_status()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n)))
+    client.close()
+
+
+# ---- phases ----------------------------------------------------------------------------------
+def kannel_ceiling(work: Path, n: int, threads: int) -> tuple[float, float]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port)])
+    try:
+        wait_until(lambda: _up(port), timeout=10, what="trivial server")
+        with Gateway(work / "ceiling-in", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
+                     verbosity=3) as gateway:  # fmt: skip
+            lines = phone_lines(gateway, n, INBOUND_TEXT.replace("á", "a"), prefix="8")
+            gateway.phone.send_lines(lines[: n // 10])  # warm-up
+            until_count(lambda: trivial_count(port), n // 10, timeout=60, what="warm-up")
+            base = trivial_count(port)
+            started = time.monotonic()
+            gateway.phone.send_lines(lines)
+            until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
+            inbound = rate(n, time.monotonic() - started)
+        with Gateway(work / "ceiling-out", verbosity=3) as gateway:
+            sendsms_direct(gateway, n // 10, f"http://127.0.0.1:{port}", threads)  # warm-up
+            gateway.phone.wait_for(n // 10, timeout=60)
+            base = len(gateway.phone.received())
+            started = time.monotonic()
+            sendsms_direct(gateway, n, f"http://127.0.0.1:{port}", threads)
+            until_count(lambda: len(gateway.phone.received()) - base, n, timeout=600,
+                        what="outbound")  # fmt: skip
+            outbound = rate(n, time.monotonic() - started)
+    finally:
+        server.terminate()
+        server.wait()
+    return inbound, outbound
+
+
+def _up(port: int) -> bool:
+    try:
+        trivial_count(port)
+        return True
+    except OSError:
+        return False
+
+
+def sereno_rates(args, work: Path) -> dict:
+    sereno = Deployment(
+        work / "sereno", database_url=args.database_url, redis_url=args.redis_url,
+        env={"SERENO_SENDER_POLL_MS": "50"},
+    )  # fmt: skip
+    sereno.prepare()
+    port = free_port()
+    hook = f"http://kannel:{SECRET}@127.0.0.1:{port}/hooks/kannel/{CHANNEL_UUID}/?id=%I&time=%T"
+    gateway = Gateway(work / "kannel", service_url=hook, password=SENDSMS_PASSWORD,
+                      verbosity=3, http_retries=10)  # fmt: skip
+    sereno.python(f"""
+from sereno.messaging.models import Channel
+channel = Channel(uuid="{CHANNEL_UUID}", kind="kannel", name="Kannel", address="{SHORT_CODE}",
+                  enabled=True, rate_per_second=100000, burst=1000)
+channel.set_config({{"sendsms_url": "{gateway.sendsms_url}", "username": "sereno",
+                    "password": "{SENDSMS_PASSWORD}", "secret": "{SECRET}",
+                    "callback_url": "http://127.0.0.1:{port}"}})
+channel.save()
+""")
+    n = args.messages
+    results = {}
+    try:
+        sereno.start_web(port, workers=args.workers, threads=args.threads)
+        gateway.start()
+        sender = sereno.start_sender("--threads", str(args.sender_threads))
+
+        def stored() -> int:
+            return sereno.scalar("SELECT count(*) FROM messaging_inboundmessage")
+
+        def replies() -> int:
+            return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
+
+        # Inbound, each message opens a conversation and gets its first question back.
+        lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
+        gateway.phone.send_lines(lines[: n // 10])  # warm-up
+        until_count(stored, n // 10, timeout=120, what="warm-up")
+        until_count(replies, n // 10, timeout=120, what="warm-up replies")
+        base_stored, base_replies = stored(), replies()
+        started = time.monotonic()
+        gateway.phone.send_lines(lines[n // 10 :])
+        until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
+        results["inbound"] = rate(n, time.monotonic() - started)
+        until_count(lambda: replies() - base_replies, n, timeout=1800, what="replies")
+        results["replies"] = rate(n, time.monotonic() - started)
+        time.sleep(2)
+
+        # Outbound: N alerts already in the outbox; the sender is idle until they appear.
+        before = len(gateway.phone.received())
+        sereno.python(f"""
+from django.utils import timezone
+from sereno.messaging.contacts import contact_for
+from sereno.messaging.models import Channel, OutboundMessage
+channel = Channel.objects.get(uuid="{CHANNEL_UUID}")
+contacts = [contact_for(scheme="tel", raw=f"+5049{{i:07d}}", channel=channel) for i in range(1000)]
+now = timezone.now()
+OutboundMessage.objects.bulk_create(
+    [OutboundMessage(channel=channel, contact=contacts[i % 1000], cause="alert",
+                     text={OUTBOUND_TEXT!r}.format(i=i), encoding="gsm7", segments=1,
+                     next_attempt_at=now, created_at=now) for i in range({n})],
+    batch_size=1000)
+""")
+        started = time.monotonic()
+        # The sender polls every 50 ms (no Redis wake-up for a bulk insert).
+        until_count(lambda: len(gateway.phone.received()) - before, n, timeout=1800,
+                    what="outbound")  # fmt: skip
+        results["outbound"] = rate(n, time.monotonic() - started)
+        sereno.kill(sender)
+    finally:
+        gateway.stop()
+        sereno.stop()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--sender-threads", type=int, default=16)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "SERENO_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sereno_bench_sms"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("SERENO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+    )
+    parser.add_argument("--phase", choices=["all", "kannel", "sereno"], default="all")
+    args = parser.parse_args()
+    if args.trivial_server:
+        trivial_server(args.trivial_server)
+        return 0
+    work = ROOT / "var" / "bench-sms"
+    work.mkdir(parents=True, exist_ok=True)
+    n = args.messages
+    print(f"SMS through Kannel, {n} messages each way, {os.cpu_count()} cores")
+    ceiling_in = ceiling_out = None
+    if args.phase in ("all", "kannel"):
+        ceiling_in, ceiling_out = kannel_ceiling(work, n, args.sender_threads)
+        print(f"Kannel ceiling   inbound  {ceiling_in:7.0f} msg/s  (fakesmsc -> trivial server)")
+        print(f"Kannel ceiling   outbound {ceiling_out:7.0f} msg/s  (sendsms -> fakesmsc)")
+    if args.phase in ("all", "sereno"):
+        sereno = sereno_rates(args, work)
+        for key, label in [
+            ("inbound", "inbound  (stored)     "),
+            ("replies", "inbound  (replies out)"),
+            ("outbound", "outbound (on phones)  "),
+        ]:
+            ceiling = ceiling_out if key != "inbound" else ceiling_in
+            share = f"  {sereno[key] / ceiling:5.0%} of Kannel" if ceiling else ""
+            print(f"Sereno {label} {sereno[key]:7.0f} msg/s{share}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -216,3 +216,34 @@ def test_public_reads_are_rate_limited(client, settings):
     response = client.get("/api/v1/map/timeline")
     assert response.status_code == 429 and response["Retry-After"]
     assert client.get("/api/v1/places", {"q": "san"}).status_code == 429
+
+
+def test_street_points_show_each_date_at_its_precision_and_the_first_category(client, moderator):
+    from sereno.reports.schemas import occurred_text
+
+    local = timezone.get_default_timezone()
+    late = datetime(2026, 3, 31, 23, 30, tzinfo=local)  # already April in UTC
+    made = [
+        publish(
+            make_report(occurred_at=late, occurred_precision=precision, categories=categories),
+            moderator,
+        )  # fmt: skip
+        for precision, categories in [
+            ("exact", ["sicariato", "homicidio"]),
+            ("day", ["extorsion"]),
+            ("month", ["amenazas", "robo-asalto"]),
+        ]  # fmt: skip
+    ]
+    lat, lon = made[0].public_latitude, made[0].public_longitude
+    body = get_map(client, bbox=f"{lon - 0.005},{lat - 0.004},{lon + 0.005},{lat + 0.004}",
+                   zoom=16)  # fmt: skip
+    [feature] = body["features"]
+    listed = {r["reference"]: r for r in feature["properties"]["reports"]}
+    for report in made:
+        report.refresh_from_db()
+        assert listed[report.reference]["occurred"] == occurred_text(report)
+        first = report.categories.through.objects.filter(report=report).order_by("id").first()
+        assert listed[report.reference]["category"] == first.category.slug
+    assert [listed[r.reference]["occurred"] for r in made] == [
+        "2026-03-31T23:30-06:00", "2026-03-31", "2026-03"
+    ]  # fmt: skip

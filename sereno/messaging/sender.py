@@ -342,10 +342,22 @@ class Waker:
 
 
 def channels_to_send(uuids: list[str] | None = None) -> list[Channel]:
+    """Enabled channels whose gateway we push to (all, or those of `uuids`)."""
     rows = Channel.objects.filter(enabled=True)
     if uuids:
-        rows = Channel.objects.filter(uuid__in=uuids)
+        rows = rows.filter(uuid__in=uuids)
     return [channel for channel in rows if pushes_outbound(channel)]
+
+
+def _setup(channel: Channel) -> tuple:
+    """What a running sender was built from: when it changes, the sender is rebuilt."""
+    return (
+        channel.kind,
+        bytes(channel.config_encrypted or b""),
+        channel.address,
+        channel.rate_per_second,
+        channel.burst,
+    )
 
 
 def run_senders(
@@ -358,10 +370,12 @@ def run_senders(
     rescan_seconds: float = 15.0,
 ) -> Stats:
     """Run a sender per channel until `stop` is set (or, with `once`, until nothing is due).
-    Without explicit channels, newly enabled ones are picked up every `rescan_seconds`."""
+    Every `rescan_seconds` the channels are read again: a channel enabled later starts, one
+    disabled stops (after its sends in flight), one whose settings or credentials changed is
+    rebuilt, and one whose sender died is restarted."""
     stop = stop or threading.Event()
     total = Stats()
-    running: dict[int, tuple[ChannelSender, threading.Thread]] = {}
+    running: dict[int, tuple[ChannelSender, threading.Thread, tuple]] = {}
     wakes: list[threading.Event] = []
     waker = Waker(wakes)
     if not once:
@@ -380,9 +394,16 @@ def run_senders(
                 connection.close()
 
         thread = threading.Thread(target=body, name=f"sender-{channel.pk}", daemon=True)
-        running[channel.pk] = (sender, thread)
+        running[channel.pk] = (sender, thread, _setup(channel))
         log.info("sending on channel %s (%s)", channel.pk, channel.kind)
         thread.start()
+
+    def retire(pk: int) -> None:
+        sender, thread, _ = running.pop(pk)
+        sender.close()
+        thread.join()
+        wakes.remove(sender.wake)
+        total.add(sender.stats)
 
     try:
         while True:
@@ -392,27 +413,24 @@ def run_senders(
                 log.error("could not list channels (%s)", error)
                 close_old_connections()
                 connection.close()
-                wanted = {pk: sender.channel for pk, (sender, _) in running.items()}
+                wanted = {pk: sender.channel for pk, (sender, _, _) in running.items()}
+            for pk, (_sender, thread, setup) in list(running.items()):
+                channel = wanted.get(pk)
+                if channel is None or setup != _setup(channel) or not thread.is_alive():
+                    retire(pk)
             for pk, channel in wanted.items():
                 if pk not in running:
                     try:
                         start(channel)
                     except Exception as error:
                         log.error("channel %s cannot send: %s", pk, type(error).__name__)
-            for pk in [pk for pk in running if pk not in wanted and not uuids]:
-                sender, thread = running.pop(pk)
-                sender.close()
-                thread.join()
-                total.add(sender.stats)
-            if once:
-                break
-            if stop.wait(rescan_seconds if not uuids else 3600):
+            if once or stop.wait(rescan_seconds):
                 break
     finally:
-        for sender, _thread in running.values():
+        for sender, _thread, _ in running.values():
             if not once or stop.is_set():
                 sender.close()
-        for sender, thread in running.values():
+        for sender, thread, _ in running.values():
             while thread.is_alive():
                 thread.join(0.2)
                 if stop.is_set():  # SIGTERM during --once

@@ -361,3 +361,38 @@ def test_the_command_without_channels_serves_every_enabled_one(channel, capsys):
     queue(off, 1, start=10)
     call_command("messaging_sender", "--once")
     assert "sent 2," in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_channel_enabled_while_the_sender_runs_starts_sending_and_stops_when_disabled():
+    channel = Channel.objects.create(kind="kannel", name="SMS", enabled=False, rate_per_second=0)
+    queue(channel, 2)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_senders, kwargs={"stop": stop, "rescan_seconds": 0.05})
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert RecordingTransport.calls == []  # off: nothing goes
+        Channel.objects.filter(pk=channel.pk).update(enabled=True)
+        deadline = time.monotonic() + 10
+        while len(RecordingTransport.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(RecordingTransport.calls) == 2
+        Channel.objects.filter(pk=channel.pk).update(enabled=False)
+        time.sleep(0.3)
+        queue(channel, 1, start=5)
+        time.sleep(0.6)
+        assert len(RecordingTransport.calls) == 2  # off again
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_the_command_refuses_an_unknown_channel(channel):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no channel"):
+        call_command(
+            "messaging_sender", "--once", "--channel", "6f1c0a53-1f9e-4c43-9d0e-8f7d7a3c2b10"
+        )

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from sereno.messaging.models import Channel
 from sereno.messaging.sender import run_senders
 
 
@@ -41,6 +42,16 @@ class Command(BaseCommand):
                 uuid.UUID(value)
             except ValueError:
                 raise CommandError(f"not a channel UUID: {value!r}") from None
+        if options["channel"]:
+            found = dict(
+                Channel.objects.filter(uuid__in=options["channel"]).values_list("uuid", "enabled")
+            )
+            for value in options["channel"]:
+                enabled = found.get(uuid.UUID(value))
+                if enabled is None:
+                    raise CommandError(f"no channel {value}")
+                if not enabled:
+                    self.stderr.write(f"channel {value} is disabled: it waits until enabled")
         stop = threading.Event()
 
         def on_signal(signum, frame):

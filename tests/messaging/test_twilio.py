@@ -295,3 +295,11 @@ def test_the_sender_sends_through_twilio_and_records_success_and_refusal(provide
          query=f"m={good.uuid}")  # fmt: skip
     good.refresh_from_db()
     assert good.status == "delivered"
+
+
+def test_without_a_public_url_no_status_callback_is_asked_for(provider, settings):
+    settings.PUBLIC_URL = ""
+    provider.answer(201, recorded_json("twilio_message_created.json"))
+    channel = configured("twilio_sms", provider, from_number="+50422345678")
+    transport_for(channel).send(outbound(channel), to="+50499887766")
+    assert "StatusCallback" not in provider.requests[0].form()

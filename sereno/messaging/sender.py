@@ -32,8 +32,13 @@ from sereno.messaging.transports.base import PermanentError, RetryableError, Tra
 log = logging.getLogger(__name__)
 
 S = OutboundMessage.Status
-# A row whose lease ends sooner than this is not sent: another sender may take it over.
-LEASE_MARGIN_SECONDS = 5.0
+
+
+# A row whose lease ends sooner than this is not sent (it is given back): another sender may
+# take it over once the lease ends, so a send must finish well before (gateways' HTTP
+# timeout is 15 s). Half the lease, at least 5 s, at most 20 s.
+def lease_margin(lease_seconds: float) -> timedelta:
+    return timedelta(seconds=max(5.0, min(lease_seconds / 2, 20.0)))
 
 
 @dataclass
@@ -95,6 +100,7 @@ class ChannelSender:
         self._lock = threading.Lock()
         self._room = threading.Event()
         self._last_stale_check = 0.0
+        self._margin = lease_margin(self.policy.lease_seconds)
 
     # ---- the loop ------------------------------------------------------------------------
     # This thread claims; outcomes are recorded by a second thread with its own connection on
@@ -292,7 +298,7 @@ class ChannelSender:
             return (S.EXPIRED, message, "validity", "")
         if message.contact.opted_out_at is not None and not message.even_if_opted_out:
             return (S.FAILED, message, "opted_out", "opted out")
-        if message.claimed_until - now < timedelta(seconds=LEASE_MARGIN_SECONDS):
+        if message.claimed_until - now < self._margin:
             return ("release", message)
         return None
 

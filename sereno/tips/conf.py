@@ -10,7 +10,7 @@ _DEFAULTS = {
     "TIPS_ARGON2_OPS": lambda: env_int("SERENO_TIPS_ARGON2_OPS", 3),
     "TIPS_ARGON2_MEM": lambda: env_int("SERENO_TIPS_ARGON2_MEM", 64 * 1024 * 1024),
     # Proof of work (JavaScript only): Argon2id with 1 MiB, one pass, this many zero bits.
-    "TIPS_POW_BITS": lambda: env_int("SERENO_TIPS_POW_BITS", 4),
+    "TIPS_POW_BITS": lambda: env_int("SERENO_TIPS_POW_BITS", 3),
     # Limits without addresses: per form session (a random id carried in the forms) and for
     # the whole site. Submissions with a proof of work get the looser global bucket.
     "TIPS_RATE_SUBMIT_SESSION": lambda: env_str("SERENO_TIPS_RATE_SUBMIT_SESSION", "5/3600"),

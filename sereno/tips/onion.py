@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 TIPS_PREFIX = "/tips/"
 # Recipients' pages (signed in, with TOTP) stay reachable on the open address: the switch
 # protects sources. They still get Onion-Location.
-STAFF_URLS = ("tips:inbox", "tips:keys", "tips:escrow")
+STAFF_URLS = ("tips:inbox", "tips:keys", "tips:escrow", "tips:channels_manage")
 
 
 def _staff_prefixes() -> tuple[str, ...]:

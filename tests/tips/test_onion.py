@@ -79,6 +79,7 @@ def test_recipients_pages_and_the_rest_of_the_site_stay_on_the_open_address(clie
     inbox = client.get("/tips/inbox/", HTTP_HOST=CLEARNET)
     assert inbox.status_code == 302  # to the sign-in page, not the Tor page
     assert inbox["Onion-Location"] == f"http://{ONION}/tips/inbox/"
+    assert client.get("/tips/manage/", HTTP_HOST=CLEARNET).status_code == 302
     home = client.get("/", HTTP_HOST=CLEARNET)
     assert home.status_code == 200
     assert "Onion-Location" not in home

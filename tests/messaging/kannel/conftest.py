@@ -154,8 +154,30 @@ def _server_quiet_teardown(sereno_server):
     sereno_server.paused = False
 
 
+def seed_taxonomy() -> None:
+    """The categories as after `migrate`: these tests are transactional, and each one's flush
+    removes them (as the browser tests do)."""
+    import importlib
+
+    from django.apps import apps
+
+    from sereno.reports import services
+
+    importlib.import_module("sereno.reports.migrations.0002_seed_categories").seed(apps, None)
+    services._TAXONOMY = (0.0, {})  # intake's per-process cache must not keep removed rows
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _leave_the_taxonomy_seeded(django_db_blocker):
+    """Put the categories back for the tests that run after these."""
+    yield
+    with django_db_blocker.unblock():
+        seed_taxonomy()
+
+
 @pytest.fixture
 def kannel_channel(_server_quiet_teardown, transactional_db, gateway, sereno_server):
+    seed_taxonomy()
     channel = make_channel(gateway=gateway, server=sereno_server)
     yield channel
     # Late delivery reports or retries must not hit the database while it is flushed.

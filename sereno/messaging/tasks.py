@@ -36,3 +36,13 @@ def release_stale_leases_task() -> int:
 def expire_outbound_task() -> int:
     """Queued rows past their validity end as expired, even on a channel no sender serves."""
     return outbox.expire_due()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@lock_task("messaging-expire-conversations")
+def expire_conversations_task() -> int:
+    """Reports in progress left unanswered past SERENO_CONVERSATION_IDLE_MINUTES are dropped
+    (the next message from their contact would also close them, lazily)."""
+    from sereno.messaging.conversations import conversations_expire
+
+    return conversations_expire()

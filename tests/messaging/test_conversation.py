@@ -337,3 +337,16 @@ def test_reports_from_each_channel_kind_say_their_channel(db, monkeypatch):
     assert OutboundMessage.objects.filter(contact=phone.contact).first().encoding == "text"
     assert "¿qué pasó?" not in OutboundMessage.objects.last().text  # the confirmation
     assert "número" in OutboundMessage.objects.last().text
+
+
+def test_the_worker_runs_the_expiry_every_five_minutes(phone, clock):
+    from sereno.messaging import tasks
+
+    phone.ask("Amenazaron al profesor")
+    clock.advance(hours=3)
+    task = tasks.expire_conversations_task
+    at = clock.now.replace(minute=10, second=0, microsecond=0)
+    assert task.task_class().validate_datetime(at)
+    assert not task.task_class().validate_datetime(at.replace(minute=11))
+    assert task.call_local() == 1
+    assert Conversation.objects.get().status == "expired"

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench bench-map clean messages vendor
+.PHONY: run test setup lint format bench bench-map bench-sms clean messages vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: setup
 # Map aggregation on 1,000,000 demo reports, SQLite and PostgreSQL (loads them the first time).
 bench-map: setup
 	$(BIN)/python bench/map.py
+
+# SMS through a real Kannel (apt-get install kannel kannel-extras), next to Kannel's own ceiling.
+bench-sms: setup
+	$(BIN)/python bench/sms.py
 
 clean:
 	rm -rf $(VENV) var sereno/static_vendor

@@ -1,6 +1,6 @@
 """SMS through Kannel: Sereno's rates next to the gateway's own ceiling, in one run.
 
-    make bench-sms                  # or: .venv/bin/python bench/sms.py --messages 5000
+    make bench-sms                  # or: .venv/bin/python bench/sms.py --messages 3000
 
 Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free ports:
 1. Kannel inbound ceiling: fakesmsc -> smsbox post-url -> a trivial HTTP server (stdlib,
@@ -105,7 +105,7 @@ def phone_lines(gateway: Gateway, n: int, text: str, *, prefix: str) -> list[byt
     return [gateway.phone.line(f"+504{prefix}{i:07d}", SHORT_CODE, text) for i in range(n)]
 
 
-def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int) -> None:
+def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr: bool) -> None:
     import httpx
 
     client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=threads))
@@ -117,9 +117,10 @@ def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int) -> Non
             "X-Kannel-Password": gateway.password,
             "X-Kannel-From": SHORT_CODE,
             "X-Kannel-To": f"+5049{i % 1000:07d}",
-            "X-Kannel-DLR-Mask": "31",
-            "X-Kannel-DLR-Url": f"{dlr_base}/dlr/?id={i}&event=%d",
         }
+        if dlr:
+            headers["X-Kannel-DLR-Mask"] = "31"
+            headers["X-Kannel-DLR-Url"] = f"{dlr_base}/dlr/?id={i}&event=%d"
         response = client.post(
             gateway.sendsms_url, content=OUTBOUND_TEXT.format(i=i).encode(), headers=headers
         )
@@ -131,7 +132,7 @@ def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int) -> Non
 
 
 # ---- phases ----------------------------------------------------------------------------------
-def kannel_ceiling(work: Path, n: int, threads: int) -> tuple[float, float]:
+def kannel_ceiling(work: Path, n: int, threads: int) -> tuple[float, dict[bool, float]]:
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port)])
     try:
@@ -146,15 +147,18 @@ def kannel_ceiling(work: Path, n: int, threads: int) -> tuple[float, float]:
             gateway.phone.send_lines(lines)
             until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
             inbound = rate(n, time.monotonic() - started)
-        with Gateway(work / "ceiling-out", verbosity=3) as gateway:
-            sendsms_direct(gateway, n // 10, f"http://127.0.0.1:{port}", threads)  # warm-up
-            gateway.phone.wait_for(n // 10, timeout=60)
-            base = len(gateway.phone.received())
-            started = time.monotonic()
-            sendsms_direct(gateway, n, f"http://127.0.0.1:{port}", threads)
-            until_count(lambda: len(gateway.phone.received()) - base, n, timeout=600,
-                        what="outbound")  # fmt: skip
-            outbound = rate(n, time.monotonic() - started)
+        outbound = {}
+        for dlr in (True, False):
+            with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
+                dlr_base = f"http://127.0.0.1:{port}"
+                sendsms_direct(gateway, n // 10, dlr_base, threads, dlr=dlr)  # warm-up
+                gateway.phone.wait_for(n // 10, timeout=120)
+                base = len(gateway.phone.received())
+                started = time.monotonic()
+                sendsms_direct(gateway, n, dlr_base, threads, dlr=dlr)
+                until_count(lambda g=gateway, b=base: len(g.phone.received()) - b, n,
+                            timeout=600, what="outbound")  # fmt: skip
+                outbound[dlr] = rate(n, time.monotonic() - started)
     finally:
         server.terminate()
         server.wait()
@@ -167,6 +171,22 @@ def _up(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def seed_outbox(sereno: Deployment, n: int, *, offset: int) -> None:
+    sereno.python(f"""
+from django.utils import timezone
+from sereno.messaging.contacts import contact_for
+from sereno.messaging.models import Channel, OutboundMessage
+channel = Channel.objects.get(uuid="{CHANNEL_UUID}")
+contacts = [contact_for(scheme="tel", raw=f"+5049{{i:07d}}", channel=channel) for i in range(1000)]
+now = timezone.now()
+OutboundMessage.objects.bulk_create(
+    [OutboundMessage(channel=channel, contact=contacts[i % 1000], cause="alert",
+                     text={OUTBOUND_TEXT!r}.format(i=i), encoding="gsm7", segments=1,
+                     next_attempt_at=now, created_at=now) for i in range({offset}, {offset + n})],
+    batch_size=1000)
+""")
 
 
 def sereno_rates(args, work: Path) -> dict:
@@ -216,25 +236,26 @@ channel.save()
         time.sleep(2)
 
         # Outbound: N alerts already in the outbox; the sender is idle until they appear.
-        before = len(gateway.phone.received())
-        sereno.python(f"""
-from django.utils import timezone
-from sereno.messaging.contacts import contact_for
-from sereno.messaging.models import Channel, OutboundMessage
+        # First with delivery reports (dlr_mask 31, the default), then without (0).
+        for dlr in (True, False):
+            if not dlr:
+                sereno.kill(sender)
+                sereno.python(f"""
+from sereno.messaging.models import Channel
 channel = Channel.objects.get(uuid="{CHANNEL_UUID}")
-contacts = [contact_for(scheme="tel", raw=f"+5049{{i:07d}}", channel=channel) for i in range(1000)]
-now = timezone.now()
-OutboundMessage.objects.bulk_create(
-    [OutboundMessage(channel=channel, contact=contacts[i % 1000], cause="alert",
-                     text={OUTBOUND_TEXT!r}.format(i=i), encoding="gsm7", segments=1,
-                     next_attempt_at=now, created_at=now) for i in range({n})],
-    batch_size=1000)
+channel.set_config({{**channel.config, "dlr_mask": "0"}})
+channel.save()
 """)
-        started = time.monotonic()
-        # The sender polls every 50 ms (no Redis wake-up for a bulk insert).
-        until_count(lambda: len(gateway.phone.received()) - before, n, timeout=1800,
-                    what="outbound")  # fmt: skip
-        results["outbound"] = rate(n, time.monotonic() - started)
+                sender = sereno.start_sender("--threads", str(args.sender_threads))
+                time.sleep(3)
+            before = len(gateway.phone.received())
+            seed_outbox(sereno, n, offset=0 if dlr else n)
+            started = time.monotonic()
+            # The sender polls every 50 ms (no Redis wake-up for a bulk insert).
+            until_count(lambda b=before: len(gateway.phone.received()) - b, n, timeout=1800,
+                        what="outbound")  # fmt: skip
+            results[("outbound", dlr)] = rate(n, time.monotonic() - started)
+            time.sleep(2)
         sereno.kill(sender)
     finally:
         gateway.stop()
@@ -245,7 +266,7 @@ OutboundMessage.objects.bulk_create(
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--sender-threads", type=int, default=16)
@@ -267,21 +288,27 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     n = args.messages
     print(f"SMS through Kannel, {n} messages each way, {os.cpu_count()} cores")
-    ceiling_in = ceiling_out = None
+    ceiling_in, ceiling_out = None, {}
     if args.phase in ("all", "kannel"):
         ceiling_in, ceiling_out = kannel_ceiling(work, n, args.sender_threads)
-        print(f"Kannel ceiling   inbound  {ceiling_in:7.0f} msg/s  (fakesmsc -> trivial server)")
-        print(f"Kannel ceiling   outbound {ceiling_out:7.0f} msg/s  (sendsms -> fakesmsc)")
+        print(f"Kannel ceiling  inbound                     {ceiling_in:6.0f} msg/s"
+              "  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
+        for dlr in (True, False):
+            label = "with delivery reports" if dlr else "without delivery reports"
+            print(f"Kannel ceiling  outbound {label:<24} {ceiling_out[dlr]:6.0f} msg/s"
+                  "  (sendsms -> fakesmsc)")  # fmt: skip
     if args.phase in ("all", "sereno"):
-        sereno = sereno_rates(args, work)
-        for key, label in [
-            ("inbound", "inbound  (stored)     "),
-            ("replies", "inbound  (replies out)"),
-            ("outbound", "outbound (on phones)  "),
-        ]:
-            ceiling = ceiling_out if key != "inbound" else ceiling_in
-            share = f"  {sereno[key] / ceiling:5.0%} of Kannel" if ceiling else ""
-            print(f"Sereno {label} {sereno[key]:7.0f} msg/s{share}")
+        results = sereno_rates(args, work)
+
+        def line(label: str, value: float, ceiling: float | None) -> None:
+            share = f"  {value / ceiling:4.0%} of Kannel's" if ceiling else ""
+            print(f"Sereno  {label:<36} {value:6.0f} msg/s{share}")
+
+        line("inbound stored (with a reply)", results["inbound"], ceiling_in)
+        line("inbound replies on the phones", results["replies"], ceiling_out.get(True))
+        line("outbound with delivery reports", results[("outbound", True)], ceiling_out.get(True))
+        line("outbound without delivery reports", results[("outbound", False)],
+             ceiling_out.get(False))  # fmt: skip
     return 0
 
 

@@ -326,6 +326,31 @@ def tip_key_for(*, tip: Tip, user, private_key: bytes) -> bytes:
     return crypto.open_sealed(private_key, access.wrapped)
 
 
+def tip_share_missing(*, tip: Tip, tip_private_key: bytes, actor) -> int:
+    """Give the tip key to the channel's current recipients who have a key but no access yet
+    (added to the channel, or onboarded, after the tip arrived). Runs when a recipient opens
+    the tip, the only moment the server holds the tip key."""
+    keys = RecipientKey.objects.filter(
+        user__in=tip.channel.recipients.filter(is_active=True, groups__name="tip_recipient"),
+        recovery_confirmed=True,
+    ).exclude(user__tip_accesses__tip=tip)
+    granted = [
+        TipAccess(
+            tip=tip, user_id=key.user_id, wrapped=crypto.seal_to(key.public_key, tip_private_key)
+        )
+        for key in keys
+    ]
+    if not granted:
+        return 0
+    with transaction.atomic():
+        TipAccess.objects.bulk_create(granted, ignore_conflicts=True)
+        audit_append(
+            actor=actor, action="tips.access_granted", object_type="tip", object_id=str(tip.pk),
+            after={"users": [access.user_id for access in granted]},
+        )  # fmt: skip
+    return len(granted)
+
+
 def tip_mark_read(*, tip: Tip, user) -> None:
     TipAccess.objects.filter(tip=tip, user=user).update(last_read_at=timezone.now())
 

@@ -214,6 +214,7 @@ def tip_view(request, tip_id):
         return redirect("tips:inbox")
     entries = selectors.conversation(tip=tip, private_key=tip_key)
     services.tip_mark_read(tip=tip, user=request.user)
+    services.tip_share_missing(tip=tip, tip_private_key=tip_key, actor=request.user)
     context = {
         "tip": tip,
         "entries": entries,

@@ -193,3 +193,16 @@ def test_removing_a_recipient_from_a_channel_removes_their_access(
     }  # fmt: skip
     assert client.post(f"/tips/manage/{channel.pk}/", data).status_code == 302
     assert TipAccess.objects.filter(user=recipient).count() == 0
+
+
+def test_a_recipient_added_later_gets_the_tip_when_a_colleague_opens_it(
+    client, channel, recipient_client
+):
+    submit(client, channel)
+    tip = Tip.objects.get()
+    late = make_recipient("lucia", channel)  # joins after the tip arrived
+    late_client = staff_client(type(client)(), late)
+    late_client.post("/tips/inbox/unlock/", {"password": PASSWORD})
+    assert late_client.get(f"/tips/inbox/{tip.pk}/").status_code == 404
+    recipient_client.get(f"/tips/inbox/{tip.pk}/")  # a colleague opens it
+    assert MARKER in late_client.get(f"/tips/inbox/{tip.pk}/").content.decode()

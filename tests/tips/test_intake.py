@@ -194,3 +194,22 @@ def test_dates_must_be_real_and_not_in_the_future(client, channel):
         data = {"token": token, f"q{ids['text']}": "algo", f"q{ids['date']}": value}
         response = client.post(f"/tips/{channel.slug}/", data)
         assert response.status_code == 422 and message in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_cleaner_crash_keeps_the_file_marked_and_logs_no_name(
+    client, channel, monkeypatch, caplog
+):
+    import logging
+
+    from sereno.tips import cleaning
+
+    def crash(src_path, *, filename, content_type, dst_dir):
+        raise ValueError(f"cannot parse {filename}")
+
+    monkeypatch.setattr(cleaning, "clean_file", crash)
+    caplog.set_level(logging.DEBUG)
+    upload = SimpleUploadedFile("nombre-secreto.pdf", b"%PDF-1.4 ...", "application/pdf")
+    assert submit(client, channel, files=[upload]).status_code == 201
+    assert TipFile.objects.get().status == "not_cleanable"
+    assert "nombre-secreto" not in caplog.text and "ValueError" in caplog.text

@@ -189,8 +189,9 @@ def _by_tile(query: MapQuery, resolution: int, box, cube: int) -> list[int] | No
     category set and/or day (the tile index leads with tile, category set, day), not by
     place (the department's own index is narrower), and few enough lookups."""
     place = query.department or query.municipality
-    if box is None or resolution not in TILE_DEGREES or cube == CUBE_CELL or place:
-        return None
+    filtered = query.category_ids or query.has_dates
+    if box is None or resolution not in TILE_DEGREES or not filtered or place:
+        return None  # (the unfiltered timeline reads cube 1 whole: the box's index is better)
     west, south, east, north = box
     side = TILE_DEGREES[resolution]
     count = (math.floor((north + 90) / side) - math.floor((south + 90) / side) + 1) * (
@@ -370,7 +371,16 @@ def _hexagons_json(counts: dict[int, int]) -> str:
 
 
 def point_features(query: MapQuery) -> list[dict]:
-    rows = _rollup(query, POINTS, query.bbox, by="lat").values_list("latitude", "longitude")
+    rows = _rollup(query, POINTS, query.bbox, by="lat")
+    if _tiled(query, POINTS, query.bbox):
+        # Grouped on "+ 0": on the columns themselves SQLite would walk an index in their
+        # order (the whole resolution) rather than the tile index.
+        rows = rows.annotate(
+            plat=ExpressionWrapper(F("latitude") + 0, output_field=FloatField()),
+            plon=ExpressionWrapper(F("longitude") + 0, output_field=FloatField()),
+        ).values_list("plat", "plon")
+    else:
+        rows = rows.values_list("latitude", "longitude")  # the latitude index, in its order
     counts = {(lat, lon): n for lat, lon, n in rows.annotate(n=Sum("count")).order_by() if n}
     listed = newest_reports(query, list(counts))
     return [

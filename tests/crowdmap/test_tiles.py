@@ -65,7 +65,10 @@ def test_filtered_counts_read_by_tile_are_exact(client, moderator):
                 date_from=_date(filters.get("date_from")), date_to=_date(filters.get("date_to")),
             )  # fmt: skip
             assert body["total"] == expected, (bbox, zoom, filters)
-            query = selectors.map_query(bbox=bbox, category=filters.get("category"))
+            query = selectors.map_query(
+                bbox=bbox, category=filters.get("category"),
+                date_from=_date(filters.get("date_from")), date_to=_date(filters.get("date_to")),
+            )  # fmt: skip
             box = selectors.parse_bbox(bbox)
             used += selectors._by_tile(query, POINTS, box, CUBE_FULL) is not None
     assert used == len(viewports) * len(filter_sets)  # the tile path was the one measured

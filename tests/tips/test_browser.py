@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import staff_client
 from tests.tips.conftest import MARKER
 
 
@@ -66,3 +67,54 @@ def test_submit_confirm_leave_return_and_comment_without_javascript(
     from sereno.tips.models import Entry
 
     assert Entry.objects.filter(kind="comment").count() == 1
+
+
+def test_recipient_signs_in_with_totp_onboards_unlocks_reads_and_replies(
+    page, live_server, tip_channel, client
+):
+    """The recipient's journey in a real browser (JavaScript on): password + TOTP, the
+    recovery key typed back, unlocking, reading and replying. Django's CSRF check (with the
+    Origin the browser sends) must accept every form."""
+    from django_otp.oath import TOTP
+
+    from sereno.tips.models import Entry, Tip
+    from tests.conftest import PASSWORD
+    from tests.tips.conftest import make_recipient, submit
+
+    submit(client, tip_channel)  # a tip arrives before the new recipient has a key
+    user = make_recipient("rosa", tip_channel, with_key=False)
+    device = user.totpdevice_set.get()
+    code = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
+
+    page.goto(live_server.url + "/tips/inbox/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=username]", "rosa")
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=otp_token]", f"{code:06d}")
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/tips/keys/")
+
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Crear mi llave de denuncias").click()
+    recovery = page.locator("p.recovery code").inner_text()
+    page.fill("#typed", recovery)
+    page.get_by_role("button", name="Confirmar").click()
+    page.wait_for_url("**/tips/inbox/")
+
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Desbloquear").click()
+    assert "Todavía no hay denuncias." in page.content()  # the old tip was not for this key
+
+    rita = tip_channel.recipients.get(username="rita")  # a colleague opens it once
+    colleague = staff_client(type(client)(), rita)
+    colleague.post("/tips/inbox/unlock/", {"password": PASSWORD})
+    colleague.get(f"/tips/inbox/{Tip.objects.get().pk}/")
+
+    page.reload()
+    page.get_by_role("link", name="Actividad nueva").click()
+    assert MARKER in page.content()
+    page.fill("#text", "Gracias por avisar")
+    page.get_by_role("button", name="Enviar respuesta").click()
+    page.wait_for_load_state()
+    assert "Gracias por avisar" in page.content()
+    assert Entry.objects.filter(kind="reply", author=user).count() == 1

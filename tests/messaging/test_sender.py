@@ -396,3 +396,56 @@ def test_the_command_refuses_an_unknown_channel(channel):
         call_command(
             "messaging_sender", "--once", "--channel", "6f1c0a53-1f9e-4c43-9d0e-8f7d7a3c2b10"
         )
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_sender_wakes_up_at_once_when_a_message_is_enqueued(settings):
+    import os
+
+    import redis
+
+    url = os.environ.get("SERENO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {url}")
+    settings.REDIS_URL = url
+    settings.SENDER_POLL_MS = 60_000  # without a wake-up it would wait a minute
+    channel = Channel.objects.create(kind="kannel", name="SMS", enabled=True, rate_per_second=0)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_senders, kwargs={"stop": stop})
+    thread.start()
+    try:
+        time.sleep(0.5)  # idle, subscribed
+        outbox._last_wake = 0.0
+        enqueued = time.monotonic()
+        queue(channel, 1)
+        deadline = enqueued + 5
+        while not RecordingTransport.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert RecordingTransport.calls
+        assert RecordingTransport.calls[0][3] - enqueued < 2
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_upkeep_runs_on_the_worker_every_minute(channel):
+    import datetime
+
+    from huey.contrib.djhuey import HUEY
+
+    from sereno.messaging import tasks
+
+    due = {task.name for task in HUEY.read_periodic(datetime.datetime(2026, 5, 1, 10, 7))}
+    assert {
+        "inbound_retry_pending_task",
+        "release_stale_leases_task",
+        "expire_outbound_task",
+    } <= due
+    [row] = queue(channel, 1, valid_until=timezone.now() + timedelta(seconds=1))
+    OutboundMessage.objects.filter(pk=row.pk).update(valid_until=timezone.now())
+    assert tasks.expire_outbound_task.call_local() == 1
+    assert tasks.release_stale_leases_task.call_local() == 0
+    assert tasks.inbound_retry_pending_task.call_local() == 0

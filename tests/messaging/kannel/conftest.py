@@ -229,7 +229,7 @@ def send_outbox(sereno_server):
     return run
 
 
-def db_wait(server, predicate, *, timeout: float = 20, what: str = "the database"):
+def db_wait(server, predicate, *, timeout: float = 40, what: str = "the database"):
     """Poll the database (under the server's lock) until `predicate()` is true."""
 
     def check():

@@ -363,7 +363,7 @@ class Gateway:
         )  # fmt: skip
         err.close()
 
-    def start(self, *, timeout: float = 20) -> "Gateway":
+    def start(self, *, timeout: float = 40) -> "Gateway":
         if not available():
             raise RuntimeError("Kannel is not installed (apt-get install kannel kannel-extras)")
         self.config_path.write_text(self.config())

@@ -352,8 +352,11 @@ def tip_share_missing(*, tip: Tip, tip_private_key: bytes, actor) -> int:
     return len(granted)
 
 
-def tip_mark_read(*, tip: Tip, user) -> None:
-    TipAccess.objects.filter(tip=tip, user=user).update(last_read_at=timezone.now())
+def tip_opened(*, tip: Tip, user) -> None:
+    """Mark the tip read for `user`; the audit log keeps who opened which tip when."""
+    with transaction.atomic():
+        TipAccess.objects.filter(tip=tip, user=user).update(last_read_at=timezone.now())
+        audit_append(actor=user, action="tips.opened", object_type="tip", object_id=str(tip.pk))
 
 
 def tip_reply(*, tip: Tip, user, text: str, tip_private_key: bytes) -> Entry:

@@ -213,7 +213,7 @@ def tip_view(request, tip_id):
     if tip_key is None:
         return redirect("tips:inbox")
     entries = selectors.conversation(tip=tip, private_key=tip_key)
-    services.tip_mark_read(tip=tip, user=request.user)
+    services.tip_opened(tip=tip, user=request.user)
     services.tip_share_missing(tip=tip, tip_private_key=tip_key, actor=request.user)
     context = {
         "tip": tip,

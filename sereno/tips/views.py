@@ -195,6 +195,13 @@ def receipt_confirm_view(request):
     if not same:
         message = _("That is not the same receipt. Copy it again, word by word, and check it.")
         return _receipt_page(request, receipt=receipt, visit=visit, error=message, status=422)
+    try:  # opening costs an Argon2id: the same limits as the return page
+        _limit(
+            "receipt", visit, conf.get("TIPS_RATE_RECEIPT_SESSION"),
+            conf.get("TIPS_RATE_RECEIPT_GLOBAL"),
+        )  # fmt: skip
+    except TooMany as exc:
+        return _too_many(request, exc, again=reverse("tips:return"))
     tip, private_key = services.tip_open(receipt=receipt)
     response = redirect(reverse("tips:box") + "?confirmed=1", permanent=False)
     response.status_code = 303

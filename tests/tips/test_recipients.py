@@ -206,3 +206,13 @@ def test_a_recipient_added_later_gets_the_tip_when_a_colleague_opens_it(
     assert late_client.get(f"/tips/inbox/{tip.pk}/").status_code == 404
     recipient_client.get(f"/tips/inbox/{tip.pk}/")  # a colleague opens it
     assert MARKER in late_client.get(f"/tips/inbox/{tip.pk}/").content.decode()
+
+
+def test_opening_a_tip_is_audited(client, channel, recipient_client, recipient):
+    from sereno.accounts.models import AuditEntry
+
+    submit(client, channel)
+    tip = Tip.objects.get()
+    recipient_client.get(f"/tips/inbox/{tip.pk}/")
+    entry = AuditEntry.objects.get(action="tips.opened")
+    assert entry.object_id == str(tip.pk) and entry.actor_id == recipient.pk

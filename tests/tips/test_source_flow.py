@@ -193,3 +193,13 @@ def test_path_traversal_in_file_names_is_neutralised(client, channel, recipient_
     download = recipient_client.get(f"/tips/inbox/{tip.pk}/files/{tip_file.pk}/original/")
     assert b"".join(download.streaming_content) == b"root:x:0:0"
     assert "filename*=UTF-8''passwd" in download["Content-Disposition"]
+
+
+def test_confirming_the_receipt_is_limited_like_the_return_page(client, channel, settings):
+    settings.TIPS_RATE_RECEIPT_GLOBAL = "1/600"
+    response = submit(client, channel)
+    receipt = receipt_from(response)
+    shown = response.content.decode().split('name="shown" value="')[1].split('"')[0]
+    data = {"shown": shown, "typed": receipt}
+    assert client.post("/tips/receipt/", data).status_code == 303
+    assert client.post("/tips/receipt/", data).status_code == 429

@@ -448,10 +448,15 @@ def main() -> int:
             "tip submissions": phases["submissions alone"]["tip submissions"].rate,
         }
         together = phases["together"]
+        shares = 0.0
         for name, rate in alone.items():
             share = together[name].rate / rate if rate else 0
+            shares += share
             print(f"{name}: {rate:.2f}/s alone, {together[name].rate:.2f}/s together "
                   f"({share:.0%})")  # fmt: skip
+        # Each kind's share of its own rate alone, added: 100 % means the two kinds split the
+        # server between them with nothing lost to waiting (the machine's CPU is the limit).
+        print(f"together, the shares of the rates alone add up to {shares:.0%}")
         peak = max(calls["peak"] for calls in argon2.values())
         checks["Argon2 calls ran at the same time in one process (a lock keeps 1)"] = peak >= 2
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine)")

@@ -147,33 +147,46 @@ function hashLong(outlen, input) {
   return out;
 }
 
-// a = a + b + 2 * lo32(a) * lo32(b), 64-bit (the BlaMka multiplication)
-function blamka(v, a, b) {
-  const x = v[2 * a];
-  const y = v[2 * b];
-  const xl = x & 0xffff, xh = x >>> 16, yl = y & 0xffff, yh = y >>> 16;
+// BlaMka: x + y + 2 * lo32(x) * lo32(y), 64-bit; the result in RL (low) and RH (high).
+let RL = 0;
+let RH = 0;
+
+function blamka(xl, xh, yl, yh) {
+  const x0 = xl & 0xffff, x1 = xl >>> 16, y0 = yl & 0xffff, y1 = yl >>> 16;
   // 32 x 32 -> 64-bit product without floating-point division: low word by Math.imul, high
   // word from 16-bit partial products (each sum stays below 2^32).
-  const m1 = xh * yl + ((xl * yl) >>> 16);
-  const m2 = xl * yh + (m1 & 0xffff);
-  let phi = xh * yh + (m1 >>> 16) + (m2 >>> 16);
-  let plo = Math.imul(x, y) >>> 0;
-  phi = ((phi << 1) | (plo >>> 31)) >>> 0;
-  plo = (plo << 1) >>> 0;
-  let lo = x + v[2 * b];
-  let hi = v[2 * a + 1] + v[2 * b + 1] + (lo > 0xffffffff ? 1 : 0);
-  lo >>>= 0;
-  const lo2 = lo + plo;
-  hi = hi + phi + (lo2 > 0xffffffff ? 1 : 0);
-  v[2 * a] = lo2;
-  v[2 * a + 1] = hi;
+  const m1 = x1 * y0 + ((x0 * y0) >>> 16);
+  const m2 = x0 * y1 + (m1 & 0xffff);
+  let ph = x1 * y1 + (m1 >>> 16) + (m2 >>> 16);
+  let pl = Math.imul(xl, yl) >>> 0;
+  ph = ((ph << 1) | (pl >>> 31)) >>> 0;
+  pl = (pl << 1) >>> 0;
+  let lo = xl + yl;
+  let hi = xh + yh + (lo > 0xffffffff ? 1 : 0);
+  lo = (lo >>> 0) + pl;
+  RH = (hi + ph + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+  RL = lo >>> 0;
 }
 
+// The Argon2 G function on four 64-bit words of v, held in locals while it runs.
 function gb(v, a, b, c, d) {
-  blamka(v, a, b); xorRot(v, d, a, 32);
-  blamka(v, c, d); xorRot(v, b, c, 24);
-  blamka(v, a, b); xorRot(v, d, a, 16);
-  blamka(v, c, d); xorRot(v, b, c, 63);
+  const ai = 2 * a, bi = 2 * b, ci = 2 * c, di = 2 * d;
+  let al = v[ai], ah = v[ai + 1], bl = v[bi], bh = v[bi + 1];
+  let cl = v[ci], ch = v[ci + 1], dl = v[di], dh = v[di + 1];
+  let tl, th;
+  blamka(al, ah, bl, bh); al = RL; ah = RH;
+  tl = dl ^ al; th = dh ^ ah; dl = th >>> 0; dh = tl >>> 0; // rotr 32
+  blamka(cl, ch, dl, dh); cl = RL; ch = RH;
+  tl = bl ^ cl; th = bh ^ ch; // rotr 24
+  bl = ((tl >>> 24) | (th << 8)) >>> 0; bh = ((th >>> 24) | (tl << 8)) >>> 0;
+  blamka(al, ah, bl, bh); al = RL; ah = RH;
+  tl = dl ^ al; th = dh ^ ah; // rotr 16
+  dl = ((tl >>> 16) | (th << 16)) >>> 0; dh = ((th >>> 16) | (tl << 16)) >>> 0;
+  blamka(cl, ch, dl, dh); cl = RL; ch = RH;
+  tl = bl ^ cl; th = bh ^ ch; // rotr 63 = rotl 1
+  bl = ((tl << 1) | (th >>> 31)) >>> 0; bh = ((th << 1) | (tl >>> 31)) >>> 0;
+  v[ai] = al; v[ai + 1] = ah; v[bi] = bl; v[bi + 1] = bh;
+  v[ci] = cl; v[ci + 1] = ch; v[di] = dl; v[di + 1] = dh;
 }
 
 // P on 16 words given by their indices

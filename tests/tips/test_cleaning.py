@@ -670,3 +670,60 @@ def test_every_reason_has_spanish(settings):
         with translation.override("en"):
             english = str(text)
         assert spanish != english, code
+
+
+# --- through the tip line ------------------------------------------------------------------------
+
+
+def test_a_source_photo_reaches_recipients_without_gps_and_the_original_keeps_it(
+    client, channel, recipient_client
+):
+    """The real flow: a source attaches a phone photo named like a document; the recipient
+    sees "cleaned", downloads a clean copy without any metadata and, apart, the original
+    exactly as sent (its SHA-256 shown)."""
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sereno.tips.models import Tip, TipFile
+    from tests.tips.conftest import submit
+
+    photo = gps_jpeg(size=(80, 40))
+    response = submit(
+        client, channel, files=[SimpleUploadedFile("acta.pdf", photo, "application/pdf")]
+    )
+    assert response.status_code == 201
+    tip, tip_file = Tip.objects.get(), TipFile.objects.get()
+    assert tip_file.status == "cleaned"
+    page = recipient_client.get(f"/tips/inbox/{tip.pk}/").content.decode()
+    assert hashlib.sha256(photo).hexdigest() in page
+    base = f"/tips/inbox/{tip.pk}/files/{tip_file.pk}"
+    clean_copy = b"".join(recipient_client.get(f"{base}/clean/").streaming_content)
+    assert_no_exif(clean_copy)
+    with Image.open(io.BytesIO(clean_copy)) as image:
+        assert image.size == (80, 40)
+    original = b"".join(recipient_client.get(f"{base}/original/").streaming_content)
+    assert original == photo and GPS_TEXT.encode() in original
+
+
+def test_a_zip_bomb_sent_as_a_tip_file_is_marked_rejected(
+    client, channel, recipient_client, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sereno.tips.models import Tip, TipFile
+    from tests.tips.conftest import submit
+
+    zip_bomb(tmp_path / "bomb.zip", megabytes=16)
+    bomb = (tmp_path / "bomb.zip").read_bytes()
+    response = submit(
+        client, channel, files=[SimpleUploadedFile("fotos.zip", bomb, "application/zip")]
+    )
+    assert response.status_code == 201
+    tip, tip_file = Tip.objects.get(), TipFile.objects.get()
+    assert tip_file.status == "rejected"
+    page = recipient_client.get(f"/tips/inbox/{tip.pk}/").content.decode()
+    assert "bomba zip" in page  # the reason, in Spanish
+    assert (
+        recipient_client.get(f"/tips/inbox/{tip.pk}/files/{tip_file.pk}/clean/").status_code == 404
+    )

@@ -12,11 +12,14 @@ A take larger than the burst is allowed once the bucket is full and leaves it in
 long message is never stuck forever and the average rate still holds.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -117,11 +120,26 @@ class RedisTokenBucket(TokenBucket):
         self.burst = max(1.0, float(burst))
         self.key = key
         self._script = client.register_script(_TAKE_SCRIPT)
+        # While Redis cannot be reached, this process keeps to the rate on its own.
+        self._fallback = LocalTokenBucket(rate=rate, burst=burst)
+        self._down_since: float | None = None
 
     def try_acquire(self, units: float) -> float:
         if self.rate <= 0:
             return 0.0
-        return float(self._script(keys=[self.key], args=[self.rate, self.burst, units]))
+        if self._down_since is not None and time.monotonic() - self._down_since < 5:
+            return self._fallback.try_acquire(units)
+        try:
+            wait = float(self._script(keys=[self.key], args=[self.rate, self.burst, units]))
+        except Exception as error:  # redis.RedisError, OSError: the limit still holds locally
+            if self._down_since is None:
+                log.warning(
+                    "token bucket %s: Redis unreachable (%s)", self.key, type(error).__name__
+                )
+            self._down_since = time.monotonic()
+            return self._fallback.try_acquire(units)
+        self._down_since = None
+        return wait
 
 
 _clients: dict[str, object] = {}

@@ -58,6 +58,15 @@ def test_the_bucket_is_in_redis_when_redis_is_configured(settings):
     assert isinstance(token_bucket("x", rate=1, burst=1), RedisTokenBucket)
 
 
+def test_while_redis_is_unreachable_each_process_keeps_the_rate_itself():
+    import redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    bucket = RedisTokenBucket(client, "sereno-test:down", rate=10, burst=2)
+    assert bucket.try_acquire(1) == 0 and bucket.try_acquire(1) == 0
+    assert bucket.try_acquire(1) > 0  # the local fallback is empty too
+
+
 def _within_rate(times_and_units, *, rate, burst, slack=0.15):
     """At every send, what went so far fits in the burst plus what the rate allows (with some
     slack: a time is taken after its tokens, by a thread that a busy machine may delay)."""

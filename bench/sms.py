@@ -6,8 +6,8 @@ Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free port
 1. Kannel inbound ceiling: fakesmsc -> smsbox post-url -> a trivial HTTP server (stdlib,
    its own process, answers 200 with an empty body).
 2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
-   transport, 16 threads, urllib3) -> fakesmsc, with delivery reports (to the trivial
-   server) and without.
+   transport, 16 threads, the leanest client: http.client) -> fakesmsc, with delivery
+   reports (to the trivial server) and without.
 3. Sereno inbound: fakesmsc -> smsbox -> gunicorn (the webhook stores the message, routes it
    through the conversation, writes the reply to the outbox) and `sereno sender` sends the
    replies back through Kannel. Rate of messages stored, and of replies on the phones.
@@ -106,11 +106,14 @@ def phone_lines(gateway: Gateway, n: int, text: str, *, prefix: str) -> list[byt
 
 
 def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr: bool) -> None:
-    """sendsms as fast as a lean client goes (urllib3, like the transport: with httpx the
-    client's CPU, not Kannel, would set the "ceiling")."""
-    import urllib3
+    """sendsms as fast as the leanest client goes (http.client, one keep-alive connection per
+    thread: 0.2 ms of CPU per request, against urllib3's 0.35 and httpx's 0.8), so that the
+    figure is Kannel's ceiling and not the client's."""
+    import http.client
+    import urllib.parse
 
-    pool = urllib3.PoolManager(maxsize=threads, retries=False)
+    url = urllib.parse.urlsplit(gateway.sendsms_url)
+    local = threading.local()
 
     def one(i: int) -> None:
         headers = {
@@ -123,14 +126,17 @@ def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr
         if dlr:
             headers["X-Kannel-DLR-Mask"] = "31"
             headers["X-Kannel-DLR-Url"] = f"{dlr_base}/dlr/?id={i}&event=%d"
-        body = OUTBOUND_TEXT.format(i=i).encode()
-        response = pool.request("POST", gateway.sendsms_url, body=body, headers=headers)
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        conn.request("POST", url.path, body=OUTBOUND_TEXT.format(i=i).encode(), headers=headers)
+        response = conn.getresponse()
+        response.read()
         if response.status != 202:
             raise RuntimeError(f"sendsms answered {response.status}")
 
-    with ThreadPoolExecutor(threads) as pool_threads:
-        list(pool_threads.map(one, range(n)))
-    pool.clear()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n)))
 
 
 # ---- phases ----------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ does), and the same request through Django's whole stack (WSGI handler: middlewa
 validation, rate limiter, view) without a socket; gunicorn and HTTP add ~1 ms more. Each
 request pans the viewport by up to 10 % so no two are identical. Scratch databases (loaded
 once with 1,000,000 demo reports, about 70 % published): SQLite var/map_bench/sereno.sqlite3,
-PostgreSQL sereno_map_bench (vacuumed before measuring, as autovacuum would). Targets:
+PostgreSQL sereno_map_bench (vacuumed before measuring, as autovacuum would). On a machine
+shared with other jobs, `nice -n -10 .venv/bin/python bench/map.py` (as root) measures closer
+to a machine of its own (the PostgreSQL backend gets the same priority). Targets:
 p95 < 50 ms at every zoom on both; >= 50x naive at country zoom.
 """
 
@@ -141,6 +143,9 @@ def _server_cpu(connection):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    if mine < 0:  # run with `nice -n -N` (root): the server's side gets the same priority
+        os.setpriority(os.PRIO_PROCESS, pid, mine)
     tick = os.sysconf("SC_CLK_TCK")
     stat = Path(f"/proc/{pid}/stat")
 
@@ -200,8 +205,8 @@ def main() -> None:
           f"(naive: {args.naive_requests}), {WIDTH}x{HEIGHT} px viewports, in-process")  # fmt: skip
     for db in databases:
         before = os.getloadavg()
-        print(f"\n{db} — load average before {before[0]:.2f} (2 cores: above 2 means waiting)",
-              flush=True)  # fmt: skip
+        print(f"\n{db} — load average before {before[0]:.2f} (2 cores: above 2 means waiting), "
+              f"nice {os.getpriority(os.PRIO_PROCESS, 0)}", flush=True)  # fmt: skip
         rows = run(db, args)
         after = os.getloadavg()
         print(

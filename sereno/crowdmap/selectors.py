@@ -213,17 +213,20 @@ def _rollup(query: MapQuery, resolution: int, box, cube: int | None = None, *, b
     """Rollup rows matching the filters whose centre (or point) is in `box` (None: anywhere).
     `by` = "lat" or "lon": the coordinate whose index to use (the other is read as "+ 0":
     SQLite has no statistics to choose between them). Filtered reads of a box go by tile
-    when they can (see _by_tile)."""
+    when they can (see _by_tile). The conditions go in one filter() call: each call clones
+    the query, and a request builds five to ten of these."""
     cube = _cube(query) if cube is None else cube
-    qs = MapCount.objects.filter(cube=cube, resolution=resolution)
+    where = {"cube": cube, "resolution": resolution}
+    conditions = []
     tiles = _by_tile(query, resolution, box, cube)
     if tiles is not None:
-        qs = qs.filter(_one_of("tile", tiles))
+        conditions.append(_one_of("tile", tiles))
         if cube == CUBE_DAY:
-            qs = qs.filter(catset=0)  # constant in this cube: lets the index reach the days
+            where["catset"] = 0  # constant in this cube: lets the index reach the days
         by = "neither"
     elif by is None and (query.category_ids or query.department):
         by = "neither"  # the category or department index is narrower than a large box
+    qs = MapCount.objects.all()
     if box is not None:
         west, south, east, north = box
         lat, lon = "latitude", "longitude"
@@ -231,19 +234,19 @@ def _rollup(query: MapQuery, resolution: int, box, cube: int | None = None, *, b
             qs, lon = qs.alias(lon0=ExpressionWrapper(F(lon) + 0, FloatField())), "lon0"
         if by in ("lon", "neither"):
             qs, lat = qs.alias(lat0=ExpressionWrapper(F(lat) + 0, FloatField())), "lat0"
-        qs = qs.filter(**{f"{lat}__gte": south, f"{lat}__lte": north, f"{lon}__gte": west,
-                          f"{lon}__lte": east})  # fmt: skip
+        where.update({f"{lat}__gte": south, f"{lat}__lte": north, f"{lon}__gte": west,
+                      f"{lon}__lte": east})  # fmt: skip
     if query.date_from and cube in (CUBE_DAY, CUBE_FULL):
-        qs = qs.filter(day__gte=query.date_from.toordinal())
+        where["day__gte"] = query.date_from.toordinal()
     if query.date_to and cube in (CUBE_DAY, CUBE_FULL):
-        qs = qs.filter(day__lte=query.date_to.toordinal())
+        where["day__lte"] = query.date_to.toordinal()
     if query.category_ids:
-        qs = qs.filter(_one_of("catset", query.catsets or [-1]))
+        conditions.append(_one_of("catset", query.catsets or [-1]))
     if query.department:
-        qs = qs.filter(department=query.department)
+        where["department"] = query.department
     if query.municipality:
-        qs = qs.filter(municipality=query.municipality)
-    return qs
+        where["municipality"] = query.municipality
+    return qs.filter(*conditions, **where)
 
 
 def _one_of(column: str, values: list[int]):

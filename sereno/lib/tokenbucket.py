@@ -161,9 +161,13 @@ def redis_client(url: str | None = None):
         return client
 
 
-def token_bucket(name: str, *, rate: float, burst: float, redis_url: str | None = None):
-    """A bucket in Redis when it is configured, else in this process."""
+def token_bucket(
+    name: str, *, rate: float, burst: float, redis_url: str | None = None, share: int = 1
+):
+    """A bucket in Redis when it is configured, else in this process. Without Redis, `share`
+    processes that serve the same route each get that fraction of the rate and burst."""
     client = redis_client(redis_url)
     if client is None:
-        return LocalTokenBucket(rate=rate, burst=burst)
+        share = max(1, share)
+        return LocalTokenBucket(rate=rate / share, burst=max(1.0, burst / share))
     return RedisTokenBucket(client, f"sereno:tokenbucket:{name}", rate=rate, burst=burst)

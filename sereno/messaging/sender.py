@@ -76,6 +76,7 @@ class ChannelSender:
         stop: threading.Event | None = None,
         wake: threading.Event | None = None,
         poll_seconds: float | None = None,
+        share: int = 1,
     ):
         self.channel = channel
         self.threads = max(1, threads)
@@ -83,7 +84,10 @@ class ChannelSender:
         self.policy = policy or outbox.Policy.from_settings()
         self.transport = transport or transport_for(channel)
         self.bucket = bucket or token_bucket(
-            f"outbox:{channel.uuid}", rate=channel.rate_per_second, burst=channel.burst
+            f"outbox:{channel.uuid}",
+            rate=channel.rate_per_second,
+            burst=channel.burst,
+            share=share,
         )
         # `stop` may be shared by every sender of the process (SIGTERM); `closing` is this
         # sender's own: set when it stops claiming, so queued sends give their rows back.
@@ -374,6 +378,7 @@ def run_senders(
     once: bool = False,
     stop: threading.Event | None = None,
     rescan_seconds: float = 15.0,
+    share: int = 1,
 ) -> Stats:
     """Run a sender per channel until `stop` is set (or, with `once`, until nothing is due).
     Every `rescan_seconds` the channels are read again: a channel enabled later starts, one
@@ -388,7 +393,7 @@ def run_senders(
         waker.start()
 
     def start(channel: Channel) -> None:
-        sender = ChannelSender(channel, threads=threads, batch=batch, stop=stop)
+        sender = ChannelSender(channel, threads=threads, batch=batch, stop=stop, share=share)
         wakes.append(sender.wake)
 
         def body():

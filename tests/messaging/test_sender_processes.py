@@ -1,4 +1,4 @@
-"""Two `sereno sender` processes on one channel through a real Kannel, stopped with SIGTERM.
+"""Three `sereno sender` processes on one channel through a real Kannel, stopped with SIGTERM.
 
 While both live they never send the same row; SIGTERM lets each finish what it has in flight
 and give back the rest; started again, one sender delivers what is left. So a clean stop makes
@@ -33,7 +33,8 @@ def stack(tmp_path):
     sereno = Deployment(
         tmp_path / "sereno",
         database_url=own_database_url("outbox_sigterm"),
-        env={"SERENO_SENDER_POLL_MS": "100"},
+        # INFO: each sender logs "sending on channel …" once it runs.
+        env={"SERENO_SENDER_POLL_MS": "100", "SERENO_LOG_LEVEL": "INFO"},
     )
     sereno.prepare()
     # Inbound is not used here: smsbox's service URL points at a closed port.
@@ -43,14 +44,26 @@ def stack(tmp_path):
         password=SENDSMS_PASSWORD,
     )
     sereno.python(f"""
-from django.utils import timezone
-from sereno.messaging.contacts import contact_for
-from sereno.messaging.models import Channel, OutboundMessage
+from sereno.messaging.models import Channel
 channel = Channel(uuid="{CHANNEL_UUID}", kind="kannel", name="Kannel", address="1234",
                   enabled=True, rate_per_second=0, burst=1000)
 channel.set_config({{"sendsms_url": "{gateway.sendsms_url}", "username": "sereno",
                     "password": "{SENDSMS_PASSWORD}", "secret": "x", "dlr_mask": "0"}})
 channel.save()
+""")
+    gateway.start()
+    yield sereno, gateway
+    gateway.stop()
+    sereno.stop()
+    sereno.drop()
+
+
+def queue_messages(sereno: Deployment) -> None:
+    sereno.python(f"""
+from django.utils import timezone
+from sereno.messaging.contacts import contact_for
+from sereno.messaging.models import Channel, OutboundMessage
+channel = Channel.objects.get(uuid="{CHANNEL_UUID}")
 contacts = [contact_for(scheme="tel", raw=f"+5049{{i:07d}}", channel=channel)
             for i in range({PHONES})]
 now = timezone.now()
@@ -60,16 +73,9 @@ OutboundMessage.objects.bulk_create(
                      encoding="gsm7", segments=1, next_attempt_at=now, created_at=now)
      for i in range({MESSAGES})], batch_size=1000)
 """)
-    gateway.start()
-    yield sereno, gateway
-    gateway.stop()
-    sereno.stop()
-    sereno.drop()
 
 
-def test_two_live_senders_never_send_a_row_twice_and_sigterm_leaves_nothing_in_flight(
-    stack, capsys
-):
+def test_live_senders_never_send_a_row_twice_and_sigterm_leaves_nothing_in_flight(stack, capsys):
     sereno, gateway = stack
     phone = gateway.phone
     before = len(phone.received())
@@ -77,10 +83,19 @@ def test_two_live_senders_never_send_a_row_twice_and_sigterm_leaves_nothing_in_f
     def arrived() -> list[str]:
         return [m.text for m in phone.received()[before:]]
 
-    senders = [sereno.start_sender("--threads", "8", "--batch", "100") for _ in range(2)]
+    # One started by hand, and one that runs two processes itself (`--processes 2`).
+    senders = [
+        sereno.start_sender("--threads", "8", "--batch", "100"),
+        sereno.start_sender("--threads", "8", "--batch", "100", "--processes", "2"),
+    ]
+    wait_until(
+        lambda: sereno.tail("sender", 200).count("sending on channel") >= 3,
+        timeout=120, what="three senders running",
+    )  # fmt: skip
+    queue_messages(sereno)
     wait_until(lambda: len(arrived()) >= MESSAGES // 3, timeout=120, what="a third")
     for proc in senders:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # the second passes it on to its two
     assert [proc.wait(timeout=60) for proc in senders] == [0, 0]  # clean exits
     by_status = dict(
         sereno.sql("SELECT status, count(*) FROM messaging_outboundmessage GROUP BY status")
@@ -95,7 +110,7 @@ def test_two_live_senders_never_send_a_row_twice_and_sigterm_leaves_nothing_in_f
         line for line in sereno.tail("sender", 50).splitlines() if line.startswith("sent ")
     ]
     counts = [int(line.split()[1].rstrip(",")) for line in summaries]
-    assert len(counts) == 2 and all(counts)  # both worked at the same time
+    assert len(counts) == 3 and all(counts)  # all three worked at the same time
     assert sum(counts) == by_status["sent"]
 
     restarted = sereno.start_sender("--threads", "8")
@@ -107,7 +122,7 @@ def test_two_live_senders_never_send_a_row_twice_and_sigterm_leaves_nothing_in_f
     duplicates = sum(texts.values()) - len(texts)
     with capsys.disabled():
         print(
-            f"\n[sender sigterm] {MESSAGES} messages, two senders at once then SIGTERM with "
+            f"\n[sender sigterm] {MESSAGES} messages, three senders at once then SIGTERM with "
             f"{by_status.get('sent', 0)} sent: {len(texts)} distinct arrived, "
             f"{duplicates} duplicates"
         )

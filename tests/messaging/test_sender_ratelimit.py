@@ -58,6 +58,14 @@ def test_the_bucket_is_in_redis_when_redis_is_configured(settings):
     assert isinstance(token_bucket("x", rate=1, burst=1), RedisTokenBucket)
 
 
+def test_without_redis_processes_that_share_a_route_each_get_their_part(settings):
+    settings.REDIS_URL = ""
+    part = token_bucket("x", rate=100, burst=10, share=4)  # `sereno sender --processes 4`
+    assert (part.rate, part.burst) == (25, 2.5)
+    settings.REDIS_URL = REDIS_URL
+    assert token_bucket("x", rate=100, burst=10, share=4).rate == 100  # Redis: one bucket
+
+
 def test_while_redis_is_unreachable_each_process_keeps_the_rate_itself():
     import redis
 

@@ -1,6 +1,9 @@
 """`sereno sender`: send queued outbox messages until stopped (SIGTERM/SIGINT)."""
 
+import argparse
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -31,6 +34,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch", type=int, default=500, help="most rows claimed at a time")
         parser.add_argument("--once", action="store_true", help="exit when nothing is due")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="sender processes (several CPU cores; without Redis each gets its share of "
+            "every channel's rate)",
+        )
+        parser.add_argument("--share", type=int, default=1, help=argparse.SUPPRESS)
 
     def handle(self, *args, **options):
         if options["channel"] and options["all"]:
@@ -52,6 +63,8 @@ class Command(BaseCommand):
                     raise CommandError(f"no channel {value}")
                 if not enabled:
                     self.stderr.write(f"channel {value} is disabled: it waits until enabled")
+        if options["processes"] > 1:
+            return self._supervise(options)
         stop = threading.Event()
 
         def on_signal(signum, frame):
@@ -66,6 +79,7 @@ class Command(BaseCommand):
             batch=options["batch"],
             once=options["once"],
             stop=stop,
+            share=max(1, options["share"]),
         )
         seconds = time.monotonic() - started
         self.stdout.write(
@@ -73,3 +87,29 @@ class Command(BaseCommand):
             f"expired {stats.expired}, released {stats.released} in {seconds:.1f} s "
             f"({stats.sent / seconds if seconds else 0:.0f} msg/s)"
         )
+
+    def _supervise(self, options) -> None:
+        """Run `--processes` children with the same options; SIGTERM/SIGINT go to them all."""
+        count = options["processes"]
+        argv = [sys.executable, "-m", "sereno", "sender", "--threads", str(options["threads"])]
+        argv += ["--batch", str(options["batch"]), "--share", str(count)]
+        for value in options["channel"]:
+            argv += ["--channel", value]
+        argv += ["--once"] if options["once"] else []
+        children = [subprocess.Popen(argv) for _ in range(count)]  # noqa: S603 (our argv)
+
+        stopped = []
+
+        def forward(signum, frame):
+            stopped.append(signum)
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        codes = [child.wait() for child in children]
+        # A child still starting when the signal came dies of it, before claiming anything.
+        failed = [code for code in codes if code and -code not in stopped]
+        if failed:
+            raise CommandError(f"a sender process exited with {failed[0]}")

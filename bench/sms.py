@@ -77,6 +77,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     request_queue_size = 4096
 
+    def handle_error(self, request, client_address):
+        pass  # smsbox's keep-alive connections reset when a gateway is stopped
+
 
 def trivial_server(port: int) -> None:
     _Server(("127.0.0.1", port), _Trivial).serve_forever()
@@ -181,6 +184,13 @@ def _up(port: int) -> bool:
         return False
 
 
+def start_senders(sereno: Deployment, args) -> list:
+    return [
+        sereno.start_sender("--threads", str(args.sender_threads))
+        for _ in range(args.sender_processes)
+    ]
+
+
 def drain(sereno: Deployment) -> None:
     """Wait until every delivery report has been handled, so that one phase's reports do not
     take CPU from the next phase."""
@@ -234,7 +244,7 @@ channel.save()
     try:
         sereno.start_web(port, workers=args.workers, threads=args.threads)
         gateway.start()
-        sender = sereno.start_sender("--threads", str(args.sender_threads))
+        senders = start_senders(sereno, args)
 
         def stored() -> int:
             return sereno.scalar("SELECT count(*) FROM messaging_inboundmessage")
@@ -260,14 +270,15 @@ channel.save()
         # First with delivery reports (dlr_mask 31, the default), then without (0).
         for dlr in (True, False):
             if not dlr:
-                sereno.kill(sender)
+                for sender in senders:
+                    sereno.kill(sender)
                 sereno.python(f"""
 from sereno.messaging.models import Channel
 channel = Channel.objects.get(uuid="{CHANNEL_UUID}")
 channel.set_config({{**channel.config, "dlr_mask": "0"}})
 channel.save()
 """)
-                sender = sereno.start_sender("--threads", str(args.sender_threads))
+                senders = start_senders(sereno, args)
                 time.sleep(3)
             before = len(gateway.phone.received())
             seed_outbox(sereno, n, offset=0 if dlr else n)
@@ -278,7 +289,8 @@ channel.save()
             results[("outbound", dlr)] = rate(n, time.monotonic() - started)
             if dlr:
                 drain(sereno)
-        sereno.kill(sender)
+        for sender in senders:
+            sereno.kill(sender)
     finally:
         gateway.stop()
         sereno.stop()
@@ -292,6 +304,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--sender-threads", type=int, default=16)
+    parser.add_argument(
+        "--sender-processes", type=int, default=1, help="sereno sender processes (one per core)"
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(

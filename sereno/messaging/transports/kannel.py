@@ -77,7 +77,7 @@ class KannelTransport(Transport):
     # us (generated). callback_url: how Kannel reaches Sereno for delivery reports (defaults to
     # SERENO_PUBLIC_URL). smsc_id: route outbound through one `smsc` group (optional).
     # dlr_mask: which delivery reports to ask for (default 31, all; 0 none: Kannel's own
-    # throughput is about three times higher without them, see docs/kannel.md).
+    # throughput is about twice as high without them, see docs/kannel.md).
     config_fields = (
         "sendsms_url",
         "username",
@@ -157,8 +157,8 @@ class KannelTransport(Transport):
     # ---- outbound ------------------------------------------------------------------------
     def http(self) -> urllib3.PoolManager:
         """One keep-alive pool per transport, shared by the sender's threads. urllib3 rather
-        than httpx here: sendsms is the hot path of every SMS, and urllib3 spends about 0.33
-        ms of CPU per request where httpx spends 0.8 (bench/sms.py, docs/kannel.md)."""
+        than httpx here: sendsms is the hot path of every SMS, and urllib3 spends about 0.35
+        ms of CPU per request where httpx spends 0.8 (docs/benchmarks.md)."""
         if self._client is None:
             with self._lock:
                 if self._client is None:

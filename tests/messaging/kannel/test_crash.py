@@ -6,8 +6,9 @@
 - Inbound: gunicorn (every worker) is killed while the phones send; smsbox retries
   (`http-request-retry`) and every message is stored exactly once.
 
-Delivery reports are off here (`dlr_mask` 0): with them Kannel's own throughput is a third
-(about 330 instead of 1,000 messages/s on 2 cores) and they are tested in test_gateway.py.
+Delivery reports are off here (`dlr_mask` 0): with them Kannel does about twice the work and
+20,000 more requests would reach gunicorn during the test; they are tested in test_gateway.py
+and test_conversation_kannel.py.
 
 Sereno runs here as in production (gunicorn, `sereno sender`) on a database of its own:
 a SQLite file, or a PostgreSQL database next to the suite's when SERENO_DATABASE_URL is set.

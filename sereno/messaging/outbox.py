@@ -279,10 +279,12 @@ def claim(
         ids = []
         if include_stale:
             # A sender died holding these: take them over (the one source of duplicates).
+            # Never our own: those may still wait in our pool, which gives them back itself.
             ids = list(
                 rows.filter(
                     status=S.SENDING, claimed_until__lt=now, attempts__lt=policy.max_attempts
                 )
+                .exclude(claim_token=token)
                 .order_by("claimed_until")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", flat=True)[:limit]

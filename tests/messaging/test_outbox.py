@@ -117,3 +117,16 @@ def test_a_claim_takes_due_rows_highest_priority_first_and_leaves_the_rest(sms, 
     # Only the holder records; another token changes nothing.
     assert outbox.record_sent([(claimed[0], "", timezone.now())], token="b") == 0
     assert outbox.record_sent([(claimed[0], "", timezone.now())], token="a") == 1
+
+
+def test_a_sender_never_takes_over_its_own_expired_claims(sms, contact):
+    row = outbox.enqueue(contact=contact, text="hola", cause="x")
+    policy = outbox.Policy(lease_seconds=30)
+    assert outbox.claim(channel=sms, limit=10, token="a", policy=policy)
+    later = timezone.now() + timedelta(seconds=31)
+    # Still in its own pool, perhaps: "a" gives it back itself rather than holding it twice.
+    assert outbox.claim(channel=sms, limit=10, token="a", policy=policy, now=later) == []
+    [taken] = outbox.claim(channel=sms, limit=10, token="b", policy=policy, now=later)
+    assert taken.pk == row.pk and taken.attempts == 2
+    assert outbox.release([row], token="a") == 0  # the old holder's late word changes nothing
+    assert OutboundMessage.objects.get(pk=row.pk).claim_token == "b"

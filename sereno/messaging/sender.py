@@ -36,9 +36,9 @@ S = OutboundMessage.Status
 
 # A row whose lease ends sooner than this is not sent (it is given back): another sender may
 # take it over once the lease ends, so a send must finish well before (gateways' HTTP
-# timeout is 15 s). Half the lease, at least 5 s, at most 20 s.
+# timeout is 15 s). Half the lease, at most 20 s.
 def lease_margin(lease_seconds: float) -> timedelta:
-    return timedelta(seconds=max(5.0, min(lease_seconds / 2, 20.0)))
+    return timedelta(seconds=min(lease_seconds / 2, 20.0))
 
 
 @dataclass
@@ -105,6 +105,7 @@ class ChannelSender:
         self._room = threading.Event()
         self._last_stale_check = 0.0
         self._margin = lease_margin(self.policy.lease_seconds)
+        self._send_seconds = 0.0  # moving average of one send, once known
 
     # ---- the loop ------------------------------------------------------------------------
     # This thread claims; outcomes are recorded by a second thread with its own connection on
@@ -181,9 +182,17 @@ class ChannelSender:
 
     def _claim_more(self) -> list[OutboundMessage]:
         ceiling = self.batch
+        quarter = self.policy.lease_seconds / 4
         if self.bucket.rate > 0:
-            # No more in flight than can go out well within the lease at this route's rate.
-            ceiling = min(ceiling, max(1, int(self.bucket.rate * self.policy.lease_seconds / 4)))
+            # No more in flight than can go out well within the lease at this route's rate,
+            ceiling = min(ceiling, max(1, int(self.bucket.rate * quarter)))
+        # nor than the pool gets through in that time at the gateway's pace (a gateway that
+        # times out would otherwise leave rows waiting in the pool until their lease ends).
+        if self._send_seconds > 0:
+            pace = self.threads / self._send_seconds
+            ceiling = min(ceiling, max(self.threads, int(pace * quarter)))
+        else:  # pace not known yet
+            ceiling = min(ceiling, self.threads * 4)
         room = ceiling - self._in_flight
         if room < max(1, ceiling // 2):
             return []
@@ -279,6 +288,7 @@ class ChannelSender:
             return ("release", message)
         if (skip := self._not_sendable(message)) is not None:  # the wait may have been long
             return skip
+        started = time.monotonic()
         try:
             to = message.contact.address
             result = self.transport.send(message, to=to)
@@ -294,6 +304,12 @@ class ChannelSender:
             # its type is logged and kept.
             log.error("outbound %s: unexpected %s", message.pk, type(error).__name__)
             return ("retry", message, RetryableError(code=type(error).__name__))
+        finally:
+            # How long the gateway takes (moving average; races between threads are harmless).
+            took = time.monotonic() - started
+            self._send_seconds = (
+                took if not self._send_seconds else 0.9 * self._send_seconds + 0.1 * took
+            )
         return ("sent", message, getattr(result, "provider_id", "") or "", timezone.now())
 
     def _not_sendable(self, message: OutboundMessage) -> tuple | None:

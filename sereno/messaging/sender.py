@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -48,7 +48,6 @@ class Stats:
     failed: int = 0
     expired: int = 0
     released: int = 0
-    started: float = field(default_factory=time.monotonic)
 
     def add(self, other: "Stats") -> None:
         for name in ("sent", "retried", "failed", "expired", "released"):
@@ -225,15 +224,21 @@ class ChannelSender:
         with self._lock:
             self._in_flight -= len(outcomes)
         self._room.set()
-        for _attempt in range(5):
+        # Outcomes are kept until the database takes them (it may be restarting): a send that
+        # is not recorded would go out again once its lease ends.
+        failures = 0
+        while True:
             try:
                 self._record(outcomes)
                 return
             except DatabaseError as error:
+                failures += 1
                 log.error("channel %s: recording failed (%s); retrying", self.channel.pk, error)
                 close_old_connections()
                 connection.close()
-                time.sleep(1.0)
+                if failures >= 5 and self.stopping():
+                    break
+                time.sleep(min(5.0, float(failures)))
         log.error("channel %s: %d outcomes not recorded", self.channel.pk, len(outcomes))
 
     def _record(self, outcomes: list[tuple]) -> None:

@@ -5,6 +5,8 @@ Telegram chat ids and e-mail addresses are normalised by their own rules. The ad
 is never stored in clear and never shown to staff.
 """
 
+from datetime import timedelta
+
 import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,6 +18,8 @@ from sereno.lib.errors import InvalidInput
 from sereno.messaging.models import CONTACT_ADDRESS_PURPOSE, Contact
 
 HASH_PURPOSE = "contact-address"
+# last_seen_at is kept to the minute: the webhook writes it at most once a minute per contact.
+SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def normalise_phone(raw: str, *, region: str | None = None) -> str:
@@ -89,7 +93,14 @@ def contact_for(*, scheme: str, raw: str, channel=None, language: str = "") -> C
             return contact
         except IntegrityError:
             contact = Contact.objects.get(address_hash=digest)
-    if channel is not None and contact.last_channel_id != channel.pk:
+    if channel is not None and (
+        contact.last_channel_id != channel.pk
+        or contact.last_seen_at is None
+        or now - contact.last_seen_at >= SEEN_RESOLUTION
+    ):
+        # Only when it changes, or at most once a minute: a write per message would be the
+        # webhook's most expensive statement.
         contact.last_channel = channel
+        contact.last_seen_at = now
         Contact.objects.filter(pk=contact.pk).update(last_channel=channel, last_seen_at=now)
     return contact

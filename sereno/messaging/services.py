@@ -1,16 +1,28 @@
-"""Inbound: store first, then decide what the message is.
+"""Inbound: store first and acknowledge; decide what the message is later.
 
-`inbound_receive` stores the normalised message in its own short transaction and is idempotent
-on (channel, provider id): a gateway that retries gets the first row back and nothing happens
-twice. `inbound_process` then routes it (opt-out/opt-in/help keywords, a conversation that
-collects a report, or a reply to staff) in a second transaction that also writes any replies
-to the outbox. A crash between the two leaves a *pending* row that `inbound_retry_pending`
-picks up again.
+`inbound_receive` is what a webhook calls. It only stores: the contact is looked up by the
+hash of its address (created on first sight) and the message is inserted with
+`ON CONFLICT DO NOTHING` on (channel, provider id), so a gateway that retries gets the first
+row back and nothing happens twice. Routing (opt-out/opt-in/help keywords, a conversation that
+collects a report, a reply to staff) runs afterwards in a Huey task, enqueued when the row is
+committed (`tasks.inbound_route_task`), as RapidPro's courier hands messages to mailroom.
+
+`inbound_route_contact` routes every pending message of one contact in id order while holding
+that contact's lock (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers),
+so that two quick answers from one phone are never routed out of order or at the same time.
+Each message is claimed and routed in a savepoint of its own that also writes its replies to
+the outbox. A message whose task was lost (a crash, a queue flushed) stays *pending* and the
+periodic `inbound_retry_pending` routes it.
+
+With Huey in immediate mode (the tests, SERENO_QUEUE_IMMEDIATE) routing happens inline, as
+does `inbound_receive(..., route="inline")`.
 """
 
 import logging
+from datetime import timedelta
+from typing import Literal
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sereno.messaging.contacts import contact_for
@@ -21,69 +33,161 @@ from sereno.messaging.transports.base import Incoming
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
+# How many pending messages of one contact one task routes (the rest: the next task).
+ROUTE_BATCH = 200
+
+# One statement: no existence SELECT first, no savepoint (PostgreSQL, and SQLite >= 3.35).
+_INSERT = (
+    "INSERT INTO messaging_inboundmessage"
+    " (channel_id, external_id, contact_id, text, received_at, status, outcome, error)"
+    " VALUES (%s, %s, %s, %s, %s, %s, '', '')"
+    " ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id"
+)
 
 
-def inbound_receive(*, channel: Channel, incoming: Incoming) -> tuple[InboundMessage, bool]:
+def _route_inline(route: str) -> bool:
+    if route == "inline":
+        return True
+    if route == "deferred":
+        return False
+    from huey.contrib.djhuey import HUEY
+
+    return bool(HUEY.immediate)
+
+
+def _schedule(contact_id: int) -> None:
+    """Route this contact's pending messages in the worker, once the row is committed."""
+    from sereno.messaging.tasks import inbound_route_task
+
+    def enqueue() -> None:
+        try:
+            inbound_route_task(contact_id)
+        except Exception:
+            # The queue is down: the periodic retry picks the message up.
+            log.exception("could not queue routing for contact %s; the retry will", contact_id)
+
+    transaction.on_commit(enqueue)
+
+
+def inbound_receive(
+    *,
+    channel: Channel,
+    incoming: Incoming,
+    route: Literal["auto", "inline", "deferred"] = "auto",
+) -> tuple[InboundMessage, bool]:
     """Store one inbound message (created=True) or return the one already stored for this
-    provider id (created=False). Then process it; processing errors never lose the row."""
-    existing = InboundMessage.objects.filter(
-        channel=channel, external_id=incoming.external_id
-    ).first()
-    if existing is not None:
-        if existing.status == InboundMessage.Status.PENDING:
-            inbound_process(message_id=existing.pk)
-        return existing, False
+    provider id (created=False), and have it routed: in the worker ("deferred"), in this call
+    ("inline"), or as the queue is configured ("auto": inline when Huey is immediate).
+    Routing errors never lose the row."""
     scheme = transport_class(channel.kind).scheme
     contact = contact_for(scheme=scheme, raw=incoming.sender, channel=channel)
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(
-                channel=channel,
-                external_id=incoming.external_id,
-                contact=contact,
-                text=(incoming.text or "")[:MAX_TEXT],
-                received_at=incoming.received_at or timezone.now(),
-            )
-    except IntegrityError:
-        return InboundMessage.objects.get(channel=channel, external_id=incoming.external_id), False
-    inbound_process(message_id=message.pk)
-    message.refresh_from_db()
+    received_at = incoming.received_at or timezone.now()
+    field = InboundMessage._meta.get_field("received_at")
+    params = [
+        channel.pk,
+        incoming.external_id,
+        contact.pk,
+        (incoming.text or "")[:MAX_TEXT],
+        field.get_db_prep_value(received_at, connection),
+        InboundMessage.Status.PENDING,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, params)
+        row = cursor.fetchone()
+    inline = _route_inline(route)
+    if row is None:
+        existing = InboundMessage.objects.get(channel=channel, external_id=incoming.external_id)
+        if existing.status == InboundMessage.Status.PENDING:
+            if inline:
+                inbound_route_contact(contact_id=existing.contact_id)
+                existing.refresh_from_db()
+            else:
+                _schedule(existing.contact_id)
+        return existing, False
+    message = InboundMessage(
+        pk=row[0], channel=channel, external_id=incoming.external_id, contact=contact,
+        text=params[3], received_at=received_at, status=InboundMessage.Status.PENDING,
+    )  # fmt: skip
+    message._state.adding = False
+    if inline:
+        inbound_route_contact(contact_id=contact.pk)
+        message.refresh_from_db()
+    else:
+        _schedule(contact.pk)
     return message, True
 
 
-def inbound_process(*, message_id: int) -> None:
-    """Route one stored message, once. Safe to call again (a handled row is left alone)."""
+def inbound_route_contact(*, contact_id: int, limit: int = ROUTE_BATCH) -> int:
+    """Route the pending messages of one contact, oldest first, holding the contact's lock.
+    Returns how many were routed. Safe to call again and from several workers at once."""
     from sereno.messaging.conversations import route
 
-    try:
-        with transaction.atomic():
-            # The claim is the transaction's first write: it takes the row (PostgreSQL) or the
-            # database (SQLite) so that two processes never route the same message; a crash
-            # rolls it back to pending.
-            claimed = InboundMessage.objects.filter(
-                pk=message_id, status=InboundMessage.Status.PENDING
-            ).update(status=InboundMessage.Status.HANDLED, handled_at=timezone.now())
-            if not claimed:
-                return
-            message = InboundMessage.objects.select_related("contact", "channel").get(pk=message_id)
-            message.outcome = route(message) or ""
-            message.save(update_fields=["outcome", "conversation", "report"])
-    except Exception:
-        # The row stays pending and is retried; the log names the row, never its content.
-        log.exception("inbound message %s could not be processed; will retry", message_id)
+    routed = 0
+    with transaction.atomic():
+        # PostgreSQL: the row lock; a second worker for this contact waits here and then finds
+        # the messages handled. SQLite: the transaction began IMMEDIATE (settings).
+        contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
+        if contact is None:
+            return 0
+        pending = list(
+            InboundMessage.objects.filter(
+                contact_id=contact_id, status=InboundMessage.Status.PENDING
+            )
+            .select_related("channel")
+            .order_by("pk")[:limit]
+        )
+        for message in pending:
+            message.contact = contact
+            try:
+                with transaction.atomic():
+                    claimed = InboundMessage.objects.filter(
+                        pk=message.pk, status=InboundMessage.Status.PENDING
+                    ).update(status=InboundMessage.Status.HANDLED, handled_at=timezone.now())
+                    if not claimed:
+                        continue
+                    message.outcome = route(message, contact_locked=True) or ""
+                    InboundMessage.objects.filter(pk=message.pk).update(
+                        outcome=message.outcome,
+                        conversation=message.conversation_id,
+                        report=message.report_id,
+                    )
+                routed += 1
+            except Exception:
+                # The savepoint is rolled back: the row stays pending and is retried; the log
+                # names the row, never its content.
+                log.exception("inbound message %s could not be processed; will retry", message.pk)
+                contact.refresh_from_db()
+    return routed
+
+
+def inbound_process(*, message_id: int) -> None:
+    """Route one stored message (with any older pending message of its contact, first).
+    Safe to call again (a handled row is left alone)."""
+    contact_id = (
+        InboundMessage.objects.filter(pk=message_id, status=InboundMessage.Status.PENDING)
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+    if contact_id is not None:
+        inbound_route_contact(contact_id=contact_id)
 
 
 def inbound_retry_pending(*, older_than_seconds: int = 30, limit: int = 500) -> int:
-    """Process messages left pending by a crash. Returns how many were tried."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    ids = list(
-        InboundMessage.objects.filter(
-            status=InboundMessage.Status.PENDING, received_at__lt=cutoff
-        ).values_list("pk", flat=True)[:limit]
+    """Route messages left pending (a task lost, a crash). Returns how many contacts were
+    tried."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    contact_ids = list(
+        InboundMessage.objects.filter(status=InboundMessage.Status.PENDING, received_at__lt=cutoff)
+        .order_by("contact_id")
+        .values_list("contact_id", flat=True)
+        .distinct()[:limit]
     )
-    for message_id in ids:
-        inbound_process(message_id=message_id)
-    return len(ids)
+    for contact_id in contact_ids:
+        try:
+            inbound_route_contact(contact_id=contact_id)
+        except Exception:
+            log.exception("pending messages of contact %s could not be routed", contact_id)
+    return len(contact_ids)
 
 
 def contact_opt_out(*, contact: Contact) -> bool:

@@ -6,7 +6,7 @@ Each task calls one service; all are idempotent and cheap when there is nothing 
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 # email_tasks: Huey loads each app's `tasks` module; importing it registers the mailbox poll.
 from sereno.messaging import email_tasks, outbox, services  # noqa: F401
@@ -46,3 +46,11 @@ def expire_conversations_task() -> int:
     from sereno.messaging.conversations import conversations_expire
 
     return conversations_expire()
+
+
+@db_task()
+def inbound_route_task(contact_id: int) -> int:
+    """Route a contact's pending inbound messages (enqueued by the webhook once it has stored
+    one). Several tasks for one contact serialise on the contact's lock; the later ones find
+    nothing left to do."""
+    return services.inbound_route_contact(contact_id=contact_id)

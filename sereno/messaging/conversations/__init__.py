@@ -1,6 +1,6 @@
 """What an inbound message is, decided in one place: `route(message) -> outcome`.
 
-Called by `services.inbound_process` inside the transaction that claimed the message; every
+Called by `services.inbound_route_contact` inside the savepoint that claimed the message; every
 reply is an outbox row in that same transaction, keyed "reply:<message id>:<n>", so a message
 processed again (after a crash) never sends a second reply, and the report a conversation
 creates is keyed "conversation:<id>" so it is never created twice.
@@ -79,11 +79,15 @@ class _Replies:
         self.count += 1
 
 
-def route(message: InboundMessage) -> str:
+def route(message: InboundMessage, *, contact_locked: bool = False) -> str:
     # One contact's messages are routed one at a time (the row lock waits on PostgreSQL;
     # SQLite's write lock already serialises), so two quick answers never race.
-    contact = Contact.objects.select_for_update().get(pk=message.contact_id)
-    message.contact = contact
+    # `services.inbound_route_contact` already holds the lock and passes the contact.
+    if contact_locked:
+        contact = message.contact
+    else:
+        contact = Contact.objects.select_for_update().get(pk=message.contact_id)
+        message.contact = contact
     text = (message.text or "").strip()
     key = keywords.normalise(text)
     now = timezone.now()

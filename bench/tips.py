@@ -10,7 +10,8 @@
    whether Argon2 calls overlap inside a process. The server is Sereno's WSGI application
    with its Argon2 calls timed (bench/tips_probe.py): how many ran at the same moment does
    not depend on how busy the machine is, unlike requests/s. Under a global lock the peak
-   would be 1 and the time with two or more in flight 0 %.
+   would be 1 and the time with two or more in flight 0 %. Before the server starts, a probe
+   checks that each Argon2 call releases the GIL (another Python thread keeps running).
 2. One upload of a large file (1 GB by default), generated while it is sent (never on the
    client's disk), while the server's resident memory (every gunicorn process, /proc) is
    sampled: the peak must stay under 100 MB above idle.
@@ -63,6 +64,45 @@ for name in ("bench-rita", "bench-raul", "bench-staff"):
         channel.recipients.add(user)
 question = channel.questions.get(kind="text").pk
 print(json.dumps({"question": question}))
+"""
+
+
+# Whether an Argon2 call lets other Python threads run (releases the GIL): a loop of pure
+# Python notes the longest pause it suffers while another thread runs Argon2 calls back to
+# back. Holding the GIL would pause it for a whole call. Independent of machine load.
+GIL_PROBE = """
+import json, os, threading, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sereno.settings")
+import django
+django.setup()
+from django.contrib.auth.hashers import check_password, make_password
+from sereno.tips import crypto
+
+encoded = make_password(PASSWORD)
+kinds = {
+    "password": lambda: check_password(PASSWORD, encoded),
+    "receipt/key": lambda: crypto.argon2id(b"x" * 60, os.urandom(crypto.SALT_BYTES), size=64),
+}
+result = {}
+for kind, call in kinds.items():
+    stop, durations = threading.Event(), []
+    def work():
+        while not stop.is_set():
+            start = time.perf_counter()
+            call()
+            durations.append(time.perf_counter() - start)
+    thread = threading.Thread(target=work)
+    thread.start()
+    last = time.perf_counter()
+    end, longest = last + 3, 0.0
+    while last < end:
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    stop.set()
+    thread.join()
+    durations.sort()
+    result[kind] = {"call_ms": 1000 * durations[len(durations) // 2], "pause_ms": 1000 * longest}
+print(json.dumps(result))
 """
 
 
@@ -384,6 +424,7 @@ def main() -> int:
     subprocess.run([PYTHON, "-m", "sereno", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     question = django_snippet(SETUP, env)["question"]
+    gil = django_snippet(GIL_PROBE, env)
     subprocess.run([PYTHON, "-m", "sereno", "manage", "collectstatic", "--noinput", "-v", "0"],
                    env=env, check=True)  # fmt: skip
     attachment = os.urandom(int(args.attachment_mb * MB))
@@ -430,6 +471,12 @@ def main() -> int:
         f"{args.attachment_mb:g} MB"
     )
     checks = {}
+    for kind, probe in gil.items():
+        print(
+            f"GIL during Argon2 ({kind}): a call takes {probe['call_ms']:.0f} ms; another "
+            f"Python thread paused at most {probe['pause_ms']:.0f} ms meanwhile"
+        )
+        checks[f"Argon2 ({kind}) releases the GIL"] = probe["pause_ms"] < probe["call_ms"] / 2
     for label, tallies in phases.items():
         done = sum(len(t.latencies) for t in tallies.values())
         per_request = 1000 * cpu[label] * args.seconds / max(1, done)

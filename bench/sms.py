@@ -8,9 +8,11 @@ Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free port
 2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
    transport, 16 threads, the leanest client: http.client) -> fakesmsc, with delivery
    reports (to the trivial server) and without.
-3. Sereno inbound: fakesmsc -> smsbox -> gunicorn (the webhook stores the message, routes it
-   through the conversation, writes the reply to the outbox) and `sereno sender` sends the
-   replies back through Kannel. Rate of messages stored, and of replies on the phones.
+3. Sereno inbound: fakesmsc -> smsbox -> gunicorn (the webhook stores the message and queues
+   its routing), a Huey worker (`sereno manage run_huey`, on Redis) routes it through the
+   conversation and writes the reply to the outbox, and `sereno sender` sends the replies back
+   through Kannel. Rates of messages stored, routed with the reply queued, and of replies on
+   the phones, each from the moment the phones start sending.
 4. Sereno outbound: N rows in the outbox -> `sereno sender` -> sendsms -> fakesmsc, with
    delivery reports (to gunicorn; the default) and without (channel setting dlr_mask 0).
 
@@ -143,7 +145,9 @@ def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr
 
 
 # ---- phases ----------------------------------------------------------------------------------
-def kannel_ceiling(work: Path, n: int, threads: int) -> tuple[float, dict[bool, float]]:
+def kannel_ceiling(
+    work: Path, n: int, threads: int, *, inbound_only: bool = False
+) -> tuple[float, dict[bool, float]]:
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port)])
     try:
@@ -159,7 +163,7 @@ def kannel_ceiling(work: Path, n: int, threads: int) -> tuple[float, dict[bool, 
             until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
             inbound = rate(n, time.monotonic() - started)
         outbound = {}
-        for dlr in (True, False):
+        for dlr in () if inbound_only else (True, False):
             with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
                 sendsms_direct(gateway, n // 10, dlr_base, threads, dlr=dlr)  # warm-up
@@ -245,9 +249,18 @@ channel.save()
         sereno.start_web(port, workers=args.workers, threads=args.threads)
         gateway.start()
         senders = start_senders(sereno, args)
+        sereno._spawn("worker", [sys.executable, "-m", "sereno", "manage", "run_huey",
+                                 "--workers", str(args.route_workers),
+                                 "--worker-type", args.route_worker_type])  # fmt: skip
 
         def stored() -> int:
             return sereno.scalar("SELECT count(*) FROM messaging_inboundmessage")
+
+        def routed() -> int:
+            # Handled = routed, its reply written to the outbox in the same transaction.
+            return sereno.scalar(
+                "SELECT count(*) FROM messaging_inboundmessage WHERE status = 'handled'"
+            )
 
         def replies() -> int:
             return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
@@ -256,19 +269,22 @@ channel.save()
         lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
         gateway.phone.send_lines(lines[: n // 10])  # warm-up
         until_count(stored, n // 10, timeout=120, what="warm-up")
+        until_count(routed, n // 10, timeout=120, what="warm-up routing")
         until_count(replies, n // 10, timeout=120, what="warm-up replies")
-        base_stored, base_replies = stored(), replies()
+        base_stored, base_routed, base_replies = stored(), routed(), replies()
         started = time.monotonic()
         gateway.phone.send_lines(lines[n // 10 :])
         until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
         results["inbound"] = rate(n, time.monotonic() - started)
+        until_count(lambda: routed() - base_routed, n, timeout=1800, what="inbound routed")
+        results["routed"] = rate(n, time.monotonic() - started)
         until_count(lambda: replies() - base_replies, n, timeout=1800, what="replies")
         results["replies"] = rate(n, time.monotonic() - started)
         drain(sereno)
 
         # Outbound: N alerts already in the outbox; the sender is idle until they appear.
         # First with delivery reports (dlr_mask 31, the default), then without (0).
-        for dlr in (True, False):
+        for dlr in () if args.inbound_only else (True, False):
             if not dlr:
                 for sender in senders:
                     sereno.kill(sender)
@@ -304,6 +320,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--sender-threads", type=int, default=16)
+    parser.add_argument("--route-workers", type=int, default=4, help="Huey workers that route")
+    parser.add_argument("--route-worker-type", choices=["thread", "process"], default="thread")
     parser.add_argument(
         "--sender-processes", type=int, default=1, help="sereno sender processes (one per core)"
     )
@@ -317,6 +335,9 @@ def main() -> int:
         "--redis-url", default=os.environ.get("SERENO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     )
     parser.add_argument("--phase", choices=["all", "kannel", "sereno"], default="all")
+    parser.add_argument(
+        "--inbound-only", action="store_true", help="Kannel's inbound ceiling and Sereno inbound"
+    )
     args = parser.parse_args()
     if args.trivial_server:
         trivial_server(args.trivial_server)
@@ -324,13 +345,19 @@ def main() -> int:
     work = ROOT / "var" / "bench-sms"
     work.mkdir(parents=True, exist_ok=True)
     n = args.messages
-    print(f"SMS through Kannel, {n} messages each way, {os.cpu_count()} cores")
+    print(f"SMS through Kannel, {n} messages each way, {os.cpu_count()} cores shared by"
+          " Kannel, gunicorn, PostgreSQL, Redis, the Huey worker and the sender")  # fmt: skip
+    print(f"gunicorn {args.workers} workers x {args.threads} threads; Huey"
+          f" {args.route_workers} {args.route_worker_type} workers; sender"
+          f" {args.sender_processes} x {args.sender_threads} threads")  # fmt: skip
     ceiling_in, ceiling_out = None, {}
     if args.phase in ("all", "kannel"):
-        ceiling_in, ceiling_out = kannel_ceiling(work, n, args.sender_threads)
+        ceiling_in, ceiling_out = kannel_ceiling(
+            work, n, args.sender_threads, inbound_only=args.inbound_only
+        )
         print(f"Kannel ceiling  inbound                     {ceiling_in:6.0f} msg/s"
               "  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
-        for dlr in (True, False):
+        for dlr in ceiling_out:
             label = "with delivery reports" if dlr else "without delivery reports"
             print(f"Kannel ceiling  outbound {label:<24} {ceiling_out[dlr]:6.0f} msg/s"
                   "  (sendsms -> fakesmsc)")  # fmt: skip
@@ -341,11 +368,14 @@ def main() -> int:
             share = f"  {value / ceiling:4.0%} of Kannel's" if ceiling else ""
             print(f"Sereno  {label:<36} {value:6.0f} msg/s{share}")
 
-        line("inbound stored (with a reply)", results["inbound"], ceiling_in)
+        line("inbound stored (webhook answered)", results["inbound"], ceiling_in)
+        line("inbound routed, reply queued", results["routed"], ceiling_in)
         line("inbound replies on the phones", results["replies"], ceiling_out.get(True))
-        line("outbound with delivery reports", results[("outbound", True)], ceiling_out.get(True))
-        line("outbound without delivery reports", results[("outbound", False)],
-             ceiling_out.get(False))  # fmt: skip
+        if not args.inbound_only:
+            line("outbound with delivery reports", results[("outbound", True)],
+                 ceiling_out.get(True))  # fmt: skip
+            line("outbound without delivery reports", results[("outbound", False)],
+                 ceiling_out.get(False))  # fmt: skip
     return 0
 
 

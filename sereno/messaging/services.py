@@ -19,6 +19,7 @@ does `inbound_receive(..., route="inline")`.
 """
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Literal
 
@@ -122,6 +123,15 @@ def inbound_route_contact(*, contact_id: int, limit: int = ROUTE_BATCH) -> int:
     Returns how many were routed. Safe to call again and from several workers at once."""
     from sereno.messaging.conversations import route
 
+    try:
+        return _route_contact(contact_id, limit, route)
+    except Exception:
+        # Rolled back: the row stays pending and is retried; the log names the contact only.
+        log.exception("inbound messages of contact %s not processed; will retry", contact_id)
+        return 0
+
+
+def _route_contact(contact_id: int, limit: int, route) -> int:
     routed = 0
     with transaction.atomic():
         # PostgreSQL: the row lock; a second worker for this contact waits here and then finds
@@ -136,28 +146,35 @@ def inbound_route_contact(*, contact_id: int, limit: int = ROUTE_BATCH) -> int:
             .select_related("channel")
             .order_by("pk")[:limit]
         )
+        # One message (the usual case): the transaction itself is the unit, no savepoint.
+        alone = len(pending) == 1
         for message in pending:
             message.contact = contact
             try:
-                with transaction.atomic():
-                    claimed = InboundMessage.objects.filter(
-                        pk=message.pk, status=InboundMessage.Status.PENDING
-                    ).update(status=InboundMessage.Status.HANDLED, handled_at=timezone.now())
-                    if not claimed:
-                        continue
-                    message.outcome = route(message, contact_locked=True) or ""
-                    InboundMessage.objects.filter(pk=message.pk).update(
-                        outcome=message.outcome,
-                        conversation=message.conversation_id,
-                        report=message.report_id,
-                    )
+                with transaction.atomic() if not alone else nullcontext():
+                    _route_one(message, route)
                 routed += 1
             except Exception:
+                if alone:
+                    raise
                 # The savepoint is rolled back: the row stays pending and is retried; the log
                 # names the row, never its content.
                 log.exception("inbound message %s could not be processed; will retry", message.pk)
                 contact.refresh_from_db()
     return routed
+
+
+def _route_one(message: InboundMessage, route) -> None:
+    # No claim first: every router holds the contact's lock and read the row as pending
+    # under it, so nobody else routes this message; the final UPDATE marks it handled.
+    message.outcome = route(message, contact_locked=True) or ""
+    InboundMessage.objects.filter(pk=message.pk).update(
+        status=InboundMessage.Status.HANDLED,
+        handled_at=timezone.now(),
+        outcome=message.outcome,
+        conversation=message.conversation_id,
+        report=message.report_id,
+    )
 
 
 def inbound_process(*, message_id: int) -> None:

@@ -32,6 +32,33 @@ HOOKS = {
 }
 
 
+SHOW_SECRET = "messaging-show-generated-secret"  # noqa: S105 (a session key)
+MASK = "••••••••"
+
+
+def kannel_conf(channel: Channel, *, request=None, reveal: bool = False) -> str:
+    """The lines of the `sms-service` group an admin pastes into kannel.conf (docs/kannel.md):
+    the text in the body and the number in a header (`send-sender`), so neither is in a URL."""
+    if channel.kind != Channel.Kind.KANNEL:
+        return ""
+    url = svc.hook_url(channel, request=request)
+    scheme, _sep, rest = url.partition("://")
+    secret = str(channel.config.get("secret") or "") if reveal else MASK
+    return "\n".join(
+        [
+            "group = sms-service",
+            "keyword = default",
+            "catch-all = true",
+            f'post-url = "{scheme}://kannel:{secret}@{rest}?id=%I&time=%T"',
+            "send-sender = true",
+            "accept-x-kannel-headers = true",
+            "omit-empty = true",
+            "max-messages = 0",
+            "concatenation = true",
+        ]
+    )
+
+
 def manager_view(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
@@ -75,6 +102,7 @@ def channel_edit(request, pk: int):
     form = ChannelConfigForm(request.POST or None, channel=channel)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        had_secret = bool(channel.config.get("secret"))
         try:
             svc.channel_configure(
                 actor=request.user, channel=channel, values=form.config_values(),
@@ -89,13 +117,20 @@ def channel_edit(request, pk: int):
                     form.add_error(f"config_{name}", _("Required to switch the channel on."))
         else:
             messages.success(request, _("Channel saved."))
+            if not had_secret and channel.kind == Channel.Kind.KANNEL:
+                # Shown once, on the next page: the secret we just made up (a flag in the
+                # session, never the secret itself).
+                request.session[SHOW_SECRET] = channel.pk
             return redirect("channels:edit", pk=channel.pk)
     hooks = [
         (label, svc.hook_url(channel, endpoint, request=request))
         for endpoint, label in HOOKS.get(channel.kind, [("", _("Webhook"))])
     ]
+    show_secret = request.method == "GET" and request.session.pop(SHOW_SECRET, None) == channel.pk
     context = {
         "channel": channel,
+        "kannel_conf": kannel_conf(channel, request=request, reveal=show_secret),
+        "secret_shown": show_secret,
         "form": form,
         "hooks": hooks,
         "public_url_set": bool(settings.PUBLIC_URL),

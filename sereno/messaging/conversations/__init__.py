@@ -218,19 +218,18 @@ def _attach_to_staff_thread(message: InboundMessage, now: datetime) -> bool:
 
 
 def _start(message: InboundMessage, text: str, key: str, language: str, now: datetime) -> str:
+    what = _content(text, key)
+    # One INSERT with the first answer already in it (no UPDATE after).
     conversation = Conversation.objects.create(
         contact=message.contact,
         channel=message.channel,
-        step="what",
+        step="where" if what else "what",
+        data={"what": what} if what else {},
         language=language,
         expires_at=now + idle_timeout(),
     )
     message.conversation = conversation
     replies = _Replies(message, language)
-    what = _content(text, key)
-    if what:
-        conversation.data["what"] = what
-        _save(conversation, now, "where")
     _ask(conversation, replies)
     return NEW_REPORT
 

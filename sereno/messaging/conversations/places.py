@@ -77,12 +77,15 @@ def _municipalities(key: str) -> list[Candidate]:
 
     from sereno.geo.models import Area
 
+    areas = Area.objects.filter(level=Area.Level.MUNICIPALITY)
+    # Names first (small); the boundaries (large) only of the ones that match.
+    matching = [
+        pk for pk, name in areas.values_list("pk", "name") if gazetteer.normalize(name) == key
+    ]
     found = []
-    rows = Area.objects.filter(level=Area.Level.MUNICIPALITY).only(
-        "name", "department_code", "geometry"
-    )
-    for area in rows.iterator():
-        if gazetteer.normalize(area.name) == key:
+    if matching:
+        rows = areas.filter(pk__in=matching).only("name", "department_code", "geometry")
+        for area in rows.order_by("pk"):
             point = shape(area.geometry).representative_point()
             found.append(
                 Candidate(area.name, area.department_code, point.y, point.x, "municipality")
@@ -90,12 +93,22 @@ def _municipalities(key: str) -> list[Candidate]:
     return found
 
 
-def _exact(part: str) -> list[Candidate]:
+SEARCH_LIMIT = 30
+
+
+def _exact(part: str, searched: dict) -> list[Candidate]:
     key = gazetteer.normalize(part)
     if not key:
         return []
-    places = [p for p in gazetteer.search(part, limit=30) if key in _names(p)]
+    places = [p for p in _search(part, searched) if key in _names(p)]
     return [_place(p) for p in places] + _municipalities(key)
+
+
+def _search(part: str, searched: dict) -> list:
+    """gazetteer.search once per part and message (each search also reads geo.Place)."""
+    if part not in searched:
+        searched[part] = gazetteer.search(part, limit=SEARCH_LIMIT)
+    return searched[part]
 
 
 def _unique(candidates: list[Candidate]) -> list[Candidate]:
@@ -116,10 +129,11 @@ def resolve(text: str) -> Resolution:
         return Resolution([], exact=True)
     departments = {p: gazetteer.department_by_name(p) for p in parts}
     named = {code for code in departments.values() if code}
+    searched: dict[str, list] = {}
     for part in parts:
         if departments[part] and len(parts) > 1:
             continue  # the department qualifies the other parts
-        found = _exact(part)
+        found = _exact(part, searched)
         qualifiers = named - {departments[part]}
         if qualifiers:
             found = [c for c in found if c.department_code in qualifiers]
@@ -134,5 +148,6 @@ def resolve(text: str) -> Resolution:
             [c for c in (_department(code) for code in sorted(named)) if c], exact=True
         )
     # Nothing by its exact name: names that start like the text, to confirm by number.
-    near = _unique([_place(p) for p in gazetteer.search(parts[0], limit=MAX_CHOICES)])
+    # The most populous names first (search's order), as a search limited to MAX_CHOICES.
+    near = _unique([_place(p) for p in _search(parts[0], searched)[:MAX_CHOICES]])
     return Resolution(near, exact=False)

@@ -8,6 +8,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from sereno.tips import conf, crypto
+from sereno.tips.cleaning.reasons import REASONS
 from sereno.tips.models import Entry, Tip, TipAccess, TipFile
 
 
@@ -44,6 +45,14 @@ def file_meta(private_key: bytes, tip_file: TipFile) -> dict:
     return _open_json(private_key, tip_file.sealed_meta)
 
 
+def reason_text(meta: dict) -> str:
+    """Why a file ended as it did, in the reader's language (older tips stored the text)."""
+    code = meta.get("reason_code")
+    if code is None:
+        return meta.get("reason", "")
+    return str(REASONS.get(code, REASONS["failed"]))
+
+
 def conversation(*, tip: Tip, private_key: bytes) -> list[EntryView]:
     files_by_entry: dict[int, list[FileView]] = {}
     for tip_file in tip.files.all():
@@ -56,7 +65,7 @@ def conversation(*, tip: Tip, private_key: bytes) -> list[EntryView]:
                 name=meta.get("name", ""),
                 size=meta.get("size", 0),
                 sha256=meta.get("sha256", ""),
-                reason=meta.get("reason", ""),
+                reason=reason_text(meta),
                 has_original=bool(tip_file.original_path),
                 has_derivative=bool(tip_file.derivative_path),
                 derivative_name=meta.get("derivative_name", ""),

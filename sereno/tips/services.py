@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from sereno.accounts.audit import audit_append
 from sereno.lib.errors import InvalidInput, NotAllowed, NotFound
 from sereno.tips import conf, crypto
+from sereno.tips.cleaning import clean_file
 from sereno.tips.models import Channel, Entry, Question, RecipientKey, Tip, TipAccess, TipFile
 
 log = logging.getLogger(__name__)
@@ -116,18 +117,16 @@ def _encrypt_into_storage(src, stored: _Stored) -> tuple[str, bytes, str, int]:
 
 
 def _clean(plain: Path, *, filename: str, content_type: str, work: Path):
-    """Call the cleaning module (sereno/tips/cleaning.py) when it is installed."""
-    try:
-        from sereno.tips.cleaning import clean_file
-    except ImportError:
-        return "not_cleanable", None, "", _("This server cannot clean files yet.")
+    """Clean the plaintext file into a derivative (sereno/tips/cleaning). Returns (status,
+    derivative path, derivative name, reason code); readers see the reason for the code in
+    their own language."""
     try:
         result = clean_file(plain, filename=filename, content_type=content_type, dst_dir=work)
     except Exception as exc:  # a cleaner crash must not lose the tip, nor pass the file as clean
         # The type only: a message or traceback could quote the file's name or content.
         log.warning("tip file cleaning failed: %s", type(exc).__name__)
-        return "not_cleanable", None, "", _("Cleaning failed.")
-    return result.status, result.derivative_path, result.derivative_name, result.reason
+        return "not_cleanable", None, "", "failed"
+    return result.status, result.derivative_path, result.derivative_name, result.code
 
 
 def _store_file(*, tip: Tip, entry: Entry, upload, stored: _Stored) -> TipFile:
@@ -146,12 +145,12 @@ def _store_file(*, tip: Tip, entry: Entry, upload, stored: _Stored) -> TipFile:
             with open(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
                 for chunk in upload.chunks():
                     out.write(chunk)
-        status, derivative, derivative_name, reason = _clean(
+        status, derivative, derivative_name, reason_code = _clean(
             plain, filename=filename, content_type=content_type, work=work / "clean"
         )
         if status not in TipFile.Status.values:
-            status, reason = "not_cleanable", _("Unknown cleaning result.")
-        meta = {"name": filename, "type": content_type, "reason": str(reason or "")}
+            status, reason_code = "not_cleanable", "failed"
+        meta = {"name": filename, "type": content_type, "reason_code": reason_code}
         tip_file = TipFile(tip=tip, entry=entry, status=status)
         with open(plain, "rb") as src:
             path, key, digest, size = _encrypt_into_storage(src, stored)

@@ -202,12 +202,12 @@ def test_a_cleaner_crash_keeps_the_file_marked_and_logs_no_name(
 ):
     import logging
 
-    from sereno.tips import cleaning
+    from sereno.tips import services
 
     def crash(src_path, *, filename, content_type, dst_dir):
         raise ValueError(f"cannot parse {filename}")
 
-    monkeypatch.setattr(cleaning, "clean_file", crash)
+    monkeypatch.setattr(services, "clean_file", crash)
     caplog.set_level(logging.DEBUG)
     upload = SimpleUploadedFile("nombre-secreto.pdf", b"%PDF-1.4 ...", "application/pdf")
     assert submit(client, channel, files=[upload]).status_code == 201

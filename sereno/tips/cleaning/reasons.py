@@ -53,6 +53,7 @@ REASONS = {
     "damaged": _("This file is damaged or not what it claims to be, so it could not be cleaned."),
     "too_large": _("This file is too large to be checked and cleaned."),
     "empty": _("The file is empty."),
+    "failed": _("Cleaning failed: only the original was kept. Open it with care."),
     "unknown": _(
         "This kind of file cannot be cleaned. Open the original with care: it may carry "
         "hidden data about its author."

@@ -128,6 +128,8 @@ def channel_configure(
     enabled: bool | None = None,
     rate_per_second: float | None = None,
     burst: int | None = None,
+    price_per_segment=None,
+    currency: str | None = None,
 ) -> Channel:
     """Store credentials (a blank secret keeps the stored one; a blank generated secret is
     made up) and switch the channel on or off. A channel with missing credentials stays off."""
@@ -164,6 +166,15 @@ def channel_configure(
             if burst < 1:
                 raise InvalidInput(_("The burst must be at least 1."), field="burst")
             channel.burst = burst
+        if price_per_segment is not None:
+            if price_per_segment < 0:
+                raise InvalidInput(_("The price cannot be negative."), field="price_per_segment")
+            channel.price_per_segment = price_per_segment
+        if currency is not None:
+            code = currency.strip().upper()
+            if len(code) != 3 or not code.isalpha():
+                raise InvalidInput(_("A currency is three letters (HNL, USD)."), field="currency")
+            channel.currency = code
         if enabled is not None:
             if enabled and missing_fields(channel):
                 raise InvalidInput(

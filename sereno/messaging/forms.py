@@ -59,6 +59,12 @@ class ChannelConfigForm(forms.Form):
     enabled = forms.BooleanField(label=_("Enabled"), required=False)
     rate_per_second = forms.FloatField(label=_("Segments per second"), min_value=0.001)
     burst = forms.IntegerField(label=_("Burst"), min_value=1)
+    price_per_segment = forms.DecimalField(
+        label=_("Price per SMS segment"), min_value=0, max_digits=8, decimal_places=4,
+        required=False,
+        help_text=_("What the route charges per segment; staff see each message's cost."),
+    )  # fmt: skip
+    currency = forms.CharField(label=_("Currency"), min_length=3, max_length=3, required=False)
 
     def __init__(self, *args, channel: Channel, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,9 +83,16 @@ class ChannelConfigForm(forms.Form):
                     else _("Not set yet.")
                 )
                 if name in generated and not stored:
-                    help_text = _(
-                        "Type one, or leave blank and Sereno makes one up. It is never shown: "
-                        "type it yourself if you must also enter it at the provider."
+                    help_text = (
+                        _(
+                            "Type one, or leave blank and Sereno makes one up and shows it "
+                            "once, in the kannel.conf lines on the next page."
+                        )
+                        if channel.kind == Channel.Kind.KANNEL
+                        else _(
+                            "Type one, or leave blank and Sereno makes one up. It is never "
+                            "shown: type it yourself if you must also enter it at the provider."
+                        )
                     )
                 field = forms.CharField(
                     label=label, required=False, help_text=help_text, strip=True,
@@ -97,6 +110,8 @@ class ChannelConfigForm(forms.Form):
                 "enabled": channel.enabled,
                 "rate_per_second": channel.rate_per_second,
                 "burst": channel.burst,
+                "price_per_segment": channel.price_per_segment,
+                "currency": channel.currency,
                 **{f"config_{n}": config.get(n, "") for n in self.config_names if n not in secret},
             }
         )

@@ -108,6 +108,7 @@ def channel_edit(request, pk: int):
                 actor=request.user, channel=channel, values=form.config_values(),
                 name=data["name"], address=data["address"], enabled=data["enabled"],
                 rate_per_second=data["rate_per_second"], burst=data["burst"],
+                price_per_segment=data["price_per_segment"], currency=data["currency"] or None,
             )  # fmt: skip
         except InvalidInput as error:
             missing = error.details.get("missing") or []

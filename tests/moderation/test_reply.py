@@ -159,3 +159,15 @@ def test_after_the_reply_window_an_answer_is_a_new_report(
     message = phone.send("Sí, otra cosa pasó hoy")
     assert message.outcome == "new_report"
     assert InboundMessage.objects.filter(outcome="staff_reply").count() == 0
+
+
+def test_each_message_shows_its_segments_and_estimated_cost(client, moderator, report, sms_channel):
+    sms_channel.price_per_segment = "0.0150"
+    sms_channel.currency = "HNL"
+    sms_channel.save()
+    staff = staff_client(client, moderator)
+    long_text = "Gracias por avisar. " * 10  # 200 characters: two GSM-7 segments
+    staff.post(reply_url(report), {"text": long_text.strip(), "nonce": "cost"})
+    assert OutboundMessage.objects.get(cause="staff_reply").segments == 2
+    page = staff.get(detail(report)).content.decode()
+    assert "2 segmentos SMS · aprox. 0.0300 HNL" in page

@@ -30,6 +30,7 @@ class ThreadEntry:
     status_label: str = ""
     author: str = ""  # outbound: the staff member, or "" for Sereno's automatic replies
     segments: int = 0
+    cost: str = ""  # outbound: estimated cost, e.g. "0.0150 USD" ("" when the price is unknown)
 
 
 @dataclass
@@ -65,8 +66,16 @@ def report_thread(report) -> Thread | None:
     outbound = (
         OutboundMessage.objects.filter(contact=contact)
         .filter(Q(report=report) | Q(in_reply_to_id__in=ids))
-        .select_related("author")
-        .only("text", "status", "created_at", "segments", "author__username")
+        .select_related("author", "channel")
+        .only(
+            "text",
+            "status",
+            "created_at",
+            "segments",
+            "cost_estimate",
+            "author__username",
+            "channel__currency",
+        )
     )
     entries = [ThreadEntry(m.received_at, True, m.text) for m in inbound]
     entries += [
@@ -78,6 +87,7 @@ def report_thread(report) -> Thread | None:
             m.get_status_display(),
             m.author.username if m.author else "",
             m.segments,
+            f"{m.cost_estimate} {m.channel.currency}" if m.cost_estimate else "",
         )  # fmt: skip
         for m in outbound
     ]

@@ -99,6 +99,9 @@ def test_filters_change_the_counts_and_the_url(page, live_server, published):
     page.check("#filters input[name=category][value=homicidio]")
     expect(page.locator("#map")).to_have_attribute("data-total", "1")
     expect(page).to_have_url(re.compile("category=homicidio"))
+    # The list below the map follows at once, without a reload.
+    expect(page.locator("#report-list .reports li")).to_have_count(1)
+    expect(page.locator("#report-list")).to_contain_text("Homicidio en la colonia")
     # The shared link opens the same filtered view, for the list below the map too.
     page.goto(page.url)
     assert shown_total(page) == 1

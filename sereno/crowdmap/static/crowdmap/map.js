@@ -178,7 +178,23 @@
 
   map.on("moveend", load);
   if (form) {
-    var refresh = function () { load(); drawTimeline(); };
+    // The list below the map follows the filters too: the same page, asked for with the new
+    // filters, gives its list, which replaces this one (no reload; the map keeps its view).
+    var listRequest = 0;
+    var refreshList = function () {
+      var list = document.getElementById("report-list");
+      if (!list || !window.DOMParser) return;
+      var ticket = ++listRequest;
+      fetch("?" + filterParams().toString(), { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) {
+          if (ticket !== listRequest) return; // an older answer arriving late
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("report-list");
+          if (fresh) list.replaceWith(document.importNode(fresh, true));
+        })
+        .catch(function () { /* the list keeps what it showed; "Apply filters" still works */ });
+    };
+    var refresh = function () { load(); drawTimeline(); refreshList(); };
     form.addEventListener("change", refresh);
     form.addEventListener("submit", function () {
       // The page reloads with the filters (the list below follows them); keep the view too.

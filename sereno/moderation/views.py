@@ -23,6 +23,7 @@ from sereno.geo import gazetteer
 from sereno.lib.crypto import unseal_text
 from sereno.lib.errors import InvalidInput, Locked, NotFound, SerenoError
 from sereno.messaging.conversations import staff as conversation_staff
+from sereno.moderation import history as history_text
 from sereno.moderation import selectors as desk
 from sereno.moderation.forms import BULK_ACTIONS, BulkForm, EditForm, QueueFilterForm
 from sereno.reports import selectors, services
@@ -202,7 +203,10 @@ def _detail_context(request, report: Report, **extra) -> dict:
     ]
     history = None
     if user.has_perm("accounts.view_audit"):
-        history = [(entry, _changes(entry)) for entry in selectors.report_history(report.reference)]
+        history = [
+            (entry, history_text.action_label(entry.action), history_text.changes(entry))
+            for entry in selectors.report_history(report.reference)
+        ]
     context = {
         "report": report,
         "occurred": occurred_text(report),
@@ -237,13 +241,6 @@ def _thread_context(report: Report, can_moderate: bool) -> dict:
         "reply_nonce": secrets.token_urlsafe(16),
         "reply_max": conversation_staff.MAX_REPLY,
     }
-
-
-def _changes(entry) -> list[tuple[str, object, object]]:
-    """(field, before, after) for each field an audit entry mentions."""
-    before = entry.before if isinstance(entry.before, dict) else {}
-    after = entry.after if isinstance(entry.after, dict) else {}
-    return [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]
 
 
 @require_safe

@@ -74,6 +74,15 @@
     return flushing;
   }
 
+  // After a server error, try again after 2 s, 4 s, 8 s … up to the 30 s of the regular timer
+  // (a busy or restarting server, not a missing connection, which the "online" event covers).
+  var retryDelay = 2000, retryTimer = null;
+  function retrySoon() {
+    if (retryTimer) return;
+    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
   function send(item) {
     var body = new FormData();
     item.fields.forEach(function (pair) { body.append(pair[0], pair[1]); });
@@ -82,11 +91,15 @@
       headers: { "Idempotency-Key": item.key, Accept: "application/json" }
     }).then(function (response) {
       if (response.ok) {
+        retryDelay = 2000;
         return response.json().then(function (result) {
           return outbox.remove(item.key).then(function () { sent(item, result.reference); });
         });
       }
-      if (response.status === 429 || response.status === 408 || response.status >= 500) return;  // try later
+      if (response.status === 429 || response.status === 408 || response.status >= 500) {
+        retrySoon();  // the server answered but could not take it now: try again shortly
+        return;
+      }
       return outbox.remove(item.key).then(function () { rejected(item); });
     }, function () { /* no connection: it stays in the outbox */ });
   }

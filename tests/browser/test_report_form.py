@@ -71,6 +71,29 @@ def test_double_tap_with_javascript_makes_one_report(page, live_server):
     assert Report.objects.count() == 1
 
 
+def test_a_server_error_is_retried_within_seconds_and_the_reference_shown(page, live_server):
+    """A busy server (503) keeps the report on the phone; it is sent again within seconds (by
+    the page or the service worker) and the page shows its reference."""
+    page.goto(live_server.url + "/report/")
+    page.evaluate("navigator.serviceWorker.ready")
+    refused = []
+
+    def busy_once(route):
+        if route.request.method == "POST" and not refused:
+            refused.append(route.request.headers.get("idempotency-key"))
+            route.fulfill(status=503, body="busy")
+        else:
+            route.continue_()
+
+    page.route("**/report/", busy_once)
+    fill(page, title="Reintento tras un error")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#sent-box:not([hidden])", timeout=10000)
+    report = Report.objects.get()
+    assert refused and report.title == "Reintento tras un error"
+    assert report.reference in page.locator("#sent-box").inner_text()
+
+
 def test_offline_report_is_kept_and_sent_once(page, live_server):
     context = page.context
     page.goto(live_server.url + "/report/")

@@ -192,6 +192,17 @@
     });
   });
 
+  // The service worker may send a waiting report itself (Background Sync): it says so here.
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      var m = event.data || {};
+      if (m.type === "sereno-sent" && m.key && m.reference) {
+        sent({ key: m.key }, m.reference);
+        showWaiting();
+      }
+    });
+  }
+
   window.addEventListener("online", flush);
   setInterval(function () { if (navigator.onLine) flush(); }, 30000);
   flush();

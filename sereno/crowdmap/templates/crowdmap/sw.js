@@ -67,6 +67,13 @@ function outbox(mode, action) {
   });
 }
 
+// An open form page learns that its report went out from here, with the reference to show.
+function tellPages(key, reference) {
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (pages) {
+    pages.forEach(function (page) { page.postMessage({ type: "sereno-sent", key: key, reference: reference }); });
+  });
+}
+
 function sendWaiting() {
   return outbox("readonly", function (s) { return s.getAll(); }).then(function (items) {
     return Promise.all(items.map(function (item) {
@@ -76,7 +83,12 @@ function sendWaiting() {
         headers: { "Idempotency-Key": item.key, Accept: "application/json" } })
         .then(function (response) {
           // Refused reports stay for the page, which puts them back in the form.
-          if (response.ok) return outbox("readwrite", function (s) { return s["delete"](item.key); });
+          if (response.ok) {
+            return response.json().then(function (result) {
+              return outbox("readwrite", function (s) { return s["delete"](item.key); })
+                .then(function () { return tellPages(item.key, result.reference); });
+            });
+          }
           if (response.status >= 500 || response.status === 429) throw new Error("retry later");
         });
     }));

@@ -86,11 +86,18 @@ def _read_full(src: BinaryIO, size: int) -> bytes:
 def encrypt_stream(src_fileobj: BinaryIO, dst_path: Path, *, purpose: str) -> tuple[str, int]:
     """Encrypt `src_fileobj` into a new file at `dst_path`; return (SHA-256 hex, size) of the
     plaintext. The file appears only when complete; on any error nothing is left behind."""
+    return encrypt_stream_with_key(src_fileobj, dst_path, key=_stream_key(purpose))
+
+
+def encrypt_stream_with_key(
+    src_fileobj: BinaryIO, dst_path: Path, *, key: bytes
+) -> tuple[str, int]:
+    """`encrypt_stream` under an explicit secretstream key (e.g. a random key per file)."""
     dst_path = Path(dst_path)
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = dst_path.with_name(f".{dst_path.name}.{secrets.token_hex(8)}.tmp")
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
-    header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, _stream_key(purpose))
+    header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, key)
     digest, size = hashlib.sha256(), 0
     fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -122,6 +129,11 @@ def decrypt_stream(src_path: Path, *, purpose: str) -> Iterator[bytes]:
 
     Raises DecryptionError on tampering, truncation or trailing data. The last check happens
     at the end: a consumer must not trust what it received until the iterator is exhausted."""
+    return decrypt_stream_with_key(src_path, key=_stream_key(purpose))
+
+
+def decrypt_stream_with_key(src_path: Path, *, key: bytes) -> Iterator[bytes]:
+    """`decrypt_stream` under an explicit secretstream key."""
     with open(src_path, "rb") as src:
         if _read_full(src, len(STREAM_MAGIC)) != STREAM_MAGIC:
             raise DecryptionError("not a Sereno encrypted file")
@@ -130,9 +142,7 @@ def decrypt_stream(src_path: Path, *, purpose: str) -> Iterator[bytes]:
             raise DecryptionError("truncated header")
         state = sodium.crypto_secretstream_xchacha20poly1305_state()
         try:
-            sodium.crypto_secretstream_xchacha20poly1305_init_pull(
-                state, header, _stream_key(purpose)
-            )
+            sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, header, key)
         except nacl_exceptions.CryptoError as error:
             raise DecryptionError("invalid header") from error
         while True:

@@ -26,7 +26,13 @@ from nacl import pwhash
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 
-from sereno.lib.crypto import STREAM_CHUNK, STREAM_MAGIC, DecryptionError, _read_full, _subkey
+from sereno.lib.crypto import (
+    STREAM_CHUNK,
+    DecryptionError,  # noqa: F401  (re-exported: callers catch crypto.DecryptionError)
+    _subkey,
+    decrypt_stream_with_key,
+    encrypt_stream_with_key,
+)
 from sereno.tips import conf
 
 SALT_BYTES = pwhash.argon2id.SALTBYTES
@@ -175,58 +181,15 @@ def new_file_key() -> bytes:
 
 
 def encrypt_file(src: BinaryIO, dst_path: Path, *, key: bytes) -> tuple[str, int]:
-    """Encrypt `src` into `dst_path` (created, mode 600) in 64 KiB records; return the
-    plaintext's (SHA-256 hex, size). Removes a partial file on any error."""
-    state = sodium.crypto_secretstream_xchacha20poly1305_state()
-    header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, key)
-    digest, size = hashlib.sha256(), 0
-    fd = os.open(dst_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as dst:
-            dst.write(STREAM_MAGIC + header)
-            chunk = _read_full(src, STREAM_CHUNK)
-            while True:
-                following = _read_full(src, STREAM_CHUNK) if len(chunk) == STREAM_CHUNK else b""
-                digest.update(chunk)
-                size += len(chunk)
-                tag = _TAG_MESSAGE if following else _TAG_FINAL
-                dst.write(sodium.crypto_secretstream_xchacha20poly1305_push(state, chunk, tag=tag))
-                if not following:
-                    break
-                chunk = following
-            dst.flush()
-            os.fsync(dst.fileno())
-    except BaseException:
-        Path(dst_path).unlink(missing_ok=True)
-        raise
-    return digest.hexdigest(), size
+    """Encrypt `src` into `dst_path` (mode 600) in 64 KiB records; return the plaintext's
+    (SHA-256 hex, size). Nothing is left behind on any error."""
+    return encrypt_stream_with_key(src, dst_path, key=key)
 
 
 def decrypt_file(src_path: Path, *, key: bytes) -> Iterator[bytes]:
     """Yield the plaintext of a file written by `encrypt_file`; DecryptionError on tampering
     or truncation (raised at the end at the latest)."""
-    with open(src_path, "rb") as src:
-        if _read_full(src, len(STREAM_MAGIC)) != STREAM_MAGIC:
-            raise DecryptionError("not a Sereno encrypted file")
-        header = _read_full(src, _HEADER_BYTES)
-        state = sodium.crypto_secretstream_xchacha20poly1305_state()
-        try:
-            sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, header, key)
-        except nacl_exceptions.CryptoError as error:
-            raise DecryptionError("invalid header") from error
-        while True:
-            record = _read_full(src, _RECORD_BYTES)
-            if not record:
-                raise DecryptionError("truncated: the final chunk is missing")
-            try:
-                plaintext, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, record)
-            except nacl_exceptions.CryptoError as error:
-                raise DecryptionError("tampered, truncated or wrong key") from error
-            yield plaintext
-            if tag == _TAG_FINAL:
-                if src.read(1):
-                    raise DecryptionError("data after the final chunk")
-                return
+    return decrypt_stream_with_key(src_path, key=key)
 
 
 def shred(path: Path) -> None:

@@ -142,3 +142,34 @@ def _no_tile_server(settings, live_server):
     """Map tiles from an address on this machine that has none (404): the pages must work
     without tiles, and no request may leave the machine."""
     settings.TILE_URL = live_server.url + "/no-tiles/{z}/{x}/{y}.png"
+
+
+def _serve_one_request_at_a_time_on_in_memory_sqlite() -> None:
+    """On SQLite the live server's threads share the test's one in-memory connection, so two
+    requests at once (the page and its service worker sending the same report) interleave
+    their transactions ("no such savepoint", then "database table is locked" for every later
+    test). There, the application handles one request at a time (connections stay threaded,
+    so keep-alive never blocks). PostgreSQL keeps concurrent requests."""
+    import threading
+
+    from django.conf import settings as django_settings
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    if not django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return
+
+    class OneRequestAtATime(ThreadedWSGIServer):
+        lock = threading.RLock()
+
+        def set_app(self, application):
+            def serialised(environ, start_response):
+                with self.lock:
+                    return list(application(environ, start_response))
+
+            super().set_app(serialised)
+
+    LiveServerThread.server_class = OneRequestAtATime
+
+
+_serve_one_request_at_a_time_on_in_memory_sqlite()

@@ -159,15 +159,19 @@ def _serve_one_request_at_a_time_on_in_memory_sqlite() -> None:
     if not django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         return
 
+    lock = threading.RLock()
+
+    class Serialised:
+        def __init__(self, app):
+            self.app = app  # the wrapped application, as tests that wrap it expect
+
+        def __call__(self, environ, start_response):
+            with lock:
+                return list(self.app(environ, start_response))
+
     class OneRequestAtATime(ThreadedWSGIServer):
-        lock = threading.RLock()
-
         def set_app(self, application):
-            def serialised(environ, start_response):
-                with self.lock:
-                    return list(application(environ, start_response))
-
-            super().set_app(serialised)
+            super().set_app(Serialised(application))
 
     LiveServerThread.server_class = OneRequestAtATime
 

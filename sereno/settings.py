@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "sereno.public",
     "sereno.messaging",
     "sereno.tips",
+    "sereno.subscriptions",
+    "sereno.alerts",
 ]
 
 MIDDLEWARE = [

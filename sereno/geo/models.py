@@ -64,3 +64,44 @@ class Place(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Zone(models.Model):
+    """An area as alerts and subscriptions name it: an administrative area, a place with a
+    radius, a circle or a polygon drawn on a map. Each is also a set of H3 cells at one
+    resolution (ZoneCell), so "does this alert reach this subscriber" is a set intersection.
+    Zones are shared: everyone subscribed to Distrito Central points at one zone."""
+
+    class Kind(models.TextChoices):
+        AREA = "area", _("administrative area")
+        PLACE = "place", _("place")
+        CIRCLE = "circle", _("circle")
+        POLYGON = "polygon", _("polygon")
+
+    # What makes two zones the same ("area:HN0801", "circle:14.07230,-87.19210,2.5", …).
+    key = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    label = models.CharField(max_length=200)
+    area_code = models.CharField(max_length=32, blank=True)
+    geometry = models.JSONField()  # GeoJSON polygon or multipolygon, WGS84
+    centre_lat = models.FloatField()
+    centre_lon = models.FloatField()
+    radius_km = models.FloatField(null=True, blank=True)  # circles and places
+    cell_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ZoneCell(models.Model):
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="cells")
+    cell = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["zone", "cell"], name="zonecell_unique")]
+        # Matching goes from cells to zones.
+        indexes = [models.Index(fields=["cell", "zone"], name="zonecell_cell_zone")]
+
+    def __str__(self) -> str:
+        return f"{self.zone_id}:{self.cell:x}"

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench bench-map bench-sms clean messages vendor
+.PHONY: run test setup lint format bench bench-map bench-sms bench-fanout clean messages vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-map: setup
 # SMS through a real Kannel (apt-get install kannel kannel-extras), next to Kannel's own ceiling.
 bench-sms: setup
 	$(BIN)/python bench/sms.py
+
+# Alert fan-out to 1,000,000 subscribers on PostgreSQL (loads them the first time).
+bench-fanout: setup
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) var sereno/static_vendor

@@ -12,13 +12,15 @@ take turns on the lock. The unique constraint on (alert, contact) is the last li
 that would message someone twice fails whole and rolls back.
 """
 
+import bisect
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -26,6 +28,7 @@ from django.utils.translation import override
 from sereno.alerts.models import Alert, AlertRecipient
 from sereno.geo.models import ZoneCell
 from sereno.lib import gsm7
+from sereno.lib.sqlids import ids_param, ids_subquery
 from sereno.messaging import outbox
 from sereno.messaging.models import Channel, OutboundMessage
 from sereno.subscriptions.models import Subscription
@@ -117,18 +120,14 @@ def start(alert_id: int) -> None:
 
 
 def recipients_query(alert: Alert):
-    """(contact id, channel id, language) of every active, opted-in subscription in a zone
-    that shares a cell with the alert's zones, by contact."""
+    """The subscriptions an alert reaches: active, in a zone that shares a cell with the
+    alert's zones, of a contact who has not opted out."""
     alert_cells = ZoneCell.objects.filter(zone__alerts=alert).values("cell")
     zones = ZoneCell.objects.filter(cell__in=alert_cells).values("zone_id")
-    return (
-        Subscription.objects.filter(
-            zone_id__in=zones,
-            status=Subscription.Status.ACTIVE,
-            contact__opted_out_at__isnull=True,
-        )
-        .order_by("contact_id", "id")
-        .values_list("contact_id", "channel_id", "language")
+    return Subscription.objects.filter(
+        zone_id__in=zones,
+        status=Subscription.Status.ACTIVE,
+        contact__opted_out_at__isnull=True,
     )
 
 
@@ -144,14 +143,18 @@ def fan_out(*, alert_id: int, batch_size: int = BATCH) -> Result:
     Alert.objects.filter(pk=alert_id, fanout=Alert.Fanout.NONE).update(
         fanout=Alert.Fanout.RUNNING, fanout_started_at=now, fanout_beat_at=now
     )
+    reached = recipients_query(alert).filter(contact_id__gt=alert.fanout_cursor)
+    # (contact, its first matching subscription), by contact: the plan the batches follow.
+    plan = list(
+        reached.values("contact_id")
+        .annotate(first=Min("id"))
+        .order_by("contact_id")
+        .values_list("contact_id", "first")
+    )
+    channels = list(Channel.objects.filter(pk__in=reached.values("channel_id")))
     texts = {language: message_text(alert, language) for language in LANGUAGES}
-    pending = _first_per_contact(recipients_query(alert).filter(contact_id__gt=alert.fanout_cursor))
-    channels = {c.pk: c for c in Channel.objects.filter(pk__in={row[1] for row in pending})}
     batches = done = 0
-    while True:
-        written = _write_batch(alert_id, pending, texts, channels, batch_size)
-        if written is None:
-            break
+    while (written := _write_batch(alert, plan, channels, texts, batch_size)) is not None:
         batches += 1
         done += written
     Alert.objects.filter(pk=alert_id).exclude(fanout=Alert.Fanout.DONE).update(
@@ -162,54 +165,46 @@ def fan_out(*, alert_id: int, batch_size: int = BATCH) -> Result:
     return Result(done, batches, seconds)
 
 
-def _first_per_contact(rows) -> list[tuple[int, int, str]]:
-    found, last = [], None
-    for contact_id, channel_id, language in rows.iterator(chunk_size=20_000):
-        if contact_id != last:
-            found.append((contact_id, channel_id, language))
-            last = contact_id
-    return found
-
-
-def _write_batch(alert_id, pending, texts, channels, batch_size) -> int | None:
-    """One batch in one transaction; None when nothing is left after the cursor."""
+def _write_batch(alert, plan, channels, texts, batch_size) -> int | None:
+    """The contacts after the cursor, up to batch_size of them, in one transaction; None when
+    nothing is left."""
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().only("fanout_cursor", "expires").get(pk=alert_id)
-        start = _after(pending, alert.fanout_cursor)
-        chunk = pending[start : start + batch_size]
+        cursor = Alert.objects.select_for_update().values_list("fanout_cursor", flat=True)
+        start = bisect.bisect_right(plan, (cursor.get(pk=alert.pk), math.inf))
+        chunk = plan[start : start + batch_size]
         if not chunk:
             return None
-        batch = outbox.Batch(cause="alert", valid_until=alert.expires, priority=PRIORITY)
-        rows = [
-            (contact_id, channels[channel_id], texts.get(language, texts["es"]), None)
-            for contact_id, channel_id, language in chunk
-        ]
-        messages = outbox.enqueue_many(rows, batch=batch)
-        AlertRecipient.objects.bulk_create(
-            [
-                AlertRecipient(alert_id=alert_id, contact_id=m.contact_id, message_id=m.pk)
-                for m in messages
-            ],
-            batch_size=1_000,
+        written = outbox.enqueue_select(
+            recipients_sql=_SUBSCRIPTIONS_SQL.format(ids=ids_subquery()),
+            params=[ids_param(first for _contact, first in chunk)],
+            channels=channels,
+            texts=texts,
+            default_language="es",
+            batch=outbox.Batch(cause="alert", valid_until=alert.expires, priority=PRIORITY),
         )
-        Alert.objects.filter(pk=alert_id).update(
+        with connection.cursor() as db:
+            db.execute(
+                _RECIPIENTS_SQL.format(ids=ids_subquery()),
+                [alert.pk, ids_param(message for message, _contact in written)],
+            )
+        Alert.objects.filter(pk=alert.pk).update(
             fanout_cursor=chunk[-1][0],
-            recipients=F("recipients") + len(chunk),
+            recipients=F("recipients") + len(written),
             fanout_beat_at=timezone.now(),
         )
-        return len(chunk)
+        return len(written)
 
 
-def _after(pending, cursor: int) -> int:
-    """Index of the first contact after `cursor` (pending is sorted by contact id)."""
-    lo, hi = 0, len(pending)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pending[mid][0] <= cursor:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+# The batch's subscriptions, checked again: someone may have opted out since the plan was made.
+_SUBSCRIPTIONS_SQL = (
+    "SELECT s.contact_id, s.channel_id, s.language FROM subscriptions_subscription s "
+    "JOIN messaging_contact c ON c.id = s.contact_id "
+    "WHERE s.id IN ({ids}) AND s.status = 'active' AND c.opted_out_at IS NULL"
+)
+_RECIPIENTS_SQL = (
+    "INSERT INTO alerts_alertrecipient (alert_id, contact_id, message_id) "
+    "SELECT %s, m.contact_id, m.id FROM messaging_outboundmessage m WHERE m.id IN ({ids})"
+)
 
 
 def resume_unfinished(*, stale_seconds: float = STALE_SECONDS) -> int:

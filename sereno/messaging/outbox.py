@@ -142,48 +142,97 @@ def enqueue(
 
 @dataclass(frozen=True)
 class Batch:
-    """Many messages of one cause, e.g. an alert to thousands of contacts (`enqueue_many`)."""
+    """Many messages of one cause, e.g. an alert to thousands of contacts (`enqueue_select`)."""
 
     cause: str
     valid_until: datetime | None = None
     priority: int = 0
 
 
-def enqueue_many(rows, *, batch: Batch) -> list[OutboundMessage]:
-    """Write many messages in the caller's transaction with one INSERT per 1,000 rows.
+# A random (version 4) UUID made by the database, for rows written by INSERT … SELECT.
+_NEW_UUID = {
+    "postgresql": "gen_random_uuid()",
+    "sqlite": "lower(hex(randomblob(4)) || hex(randomblob(2)) || '4' || "
+    "substr(hex(randomblob(2)), 2) || substr('89ab', 1 + abs(random()) % 4, 1) || "
+    "substr(hex(randomblob(2)), 2) || hex(randomblob(6)))",
+}
 
-    `rows` are (contact_id, channel, text, dedupe_key) for contacts the caller checked are not
-    opted out (the senders check again at claim time). Texts are encoded once per (channel,
-    text). Unlike `enqueue`, a dedupe_key already taken is an IntegrityError: the caller holds
-    the lock that makes a duplicate a bug, and the whole batch must roll back with it."""
-    now = timezone.now()
-    estimates: dict[tuple[int, str], tuple[str, str, int, Decimal | None]] = {}
-    messages = []
-    for contact_id, channel, text, dedupe_key in rows:
-        key = (channel.pk, text)
-        if key not in estimates:
-            estimates[key] = estimate(channel=channel, text=text)
-        sent_text, encoding, segments, cost = estimates[key]
-        messages.append(
-            OutboundMessage(
-                channel=channel,
-                contact_id=contact_id,
-                text=sent_text,
-                encoding=encoding,
-                segments=segments,
-                cost_estimate=cost,
-                cause=batch.cause,
-                dedupe_key=dedupe_key,
-                valid_until=batch.valid_until,
-                priority=batch.priority,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    created = OutboundMessage.objects.bulk_create(messages, batch_size=1_000)
-    if created:
+
+def enqueue_select(
+    *,
+    recipients_sql: str,
+    params: list,
+    channels: list[Channel],
+    texts: dict[str, str],
+    default_language: str,
+    batch: Batch,
+) -> list[tuple[int, int]]:
+    """Write one message for every row of `recipients_sql` (columns contact_id, channel_id,
+    language) in one INSERT … SELECT inside the caller's transaction: the text in the row's
+    language (else `default_language`), encoded for the row's channel. Returns (message id,
+    contact id) pairs. For fan-outs of hundreds of thousands the rows never become Python
+    objects. The caller's query leaves out opted-out contacts (senders check again)."""
+    ops, q = connection.ops, connection.ops.quote_name
+    meta = OutboundMessage._meta
+    cases: dict[str, list] = {"text": [], "encoding": [], "segments": [], "cost_estimate": []}
+    whens: list[str] = []
+    for channel in channels:
+        for language in sorted(texts, key=lambda lang: lang == default_language):
+            text, encoding, segments, cost = estimate(channel=channel, text=texts[language])
+            cost = None if cost is None else ops.adapt_decimalfield_value(cost, 10, 4)
+            if language == default_language:  # last: any other language reads it
+                whens.append("WHEN r.channel_id = %s THEN %s")
+                condition = [channel.pk]
+            else:
+                whens.append("WHEN r.channel_id = %s AND r.language = %s THEN %s")
+                condition = [channel.pk, language]
+            for name, value in zip(cases, (text, encoding, segments, cost), strict=True):
+                cases[name] += [*condition, value]
+    case = f"CASE {' '.join(whens)} END"
+
+    def typed(name: str) -> str:  # a CASE of parameters has no type PostgreSQL can infer
+        return f"CAST({case} AS {meta.get_field(name).cast_db_type(connection)})"
+
+    now = ops.adapt_datetimefield_value(timezone.now())
+    values = {
+        "uuid": (_NEW_UUID[connection.vendor], []),
+        "channel": ("r.channel_id", []),
+        "contact": ("r.contact_id", []),
+        **{name: (typed(name), args) for name, args in cases.items()},
+        "even_if_opted_out": ("%s", [False]),
+        "status": ("%s", [S.QUEUED]),
+        "cause": ("%s", [batch.cause]),
+        "priority": ("%s", [batch.priority]),
+        "attempts": ("0", []),
+        "next_attempt_at": ("%s", [now]),
+        "valid_until": (
+            "%s",
+            [
+                None
+                if batch.valid_until is None
+                else ops.adapt_datetimefield_value(batch.valid_until)
+            ],
+        ),
+        "claim_token": ("''", []),
+        "provider_id": ("''", []),
+        "error": ("''", []),
+        "created_at": ("%s", [now]),
+    }
+    columns = ", ".join(q(meta.get_field(name).column) for name in values)
+    returning = f"{q(meta.pk.column)}, {q(meta.get_field('contact').column)}"
+    select = ", ".join(sql for sql, _args in values.values())
+    # Table and column names come from the model; every value is a parameter.
+    sql = (
+        f"INSERT INTO {q(meta.db_table)} ({columns}) SELECT {select} "  # noqa: S608
+        f"FROM ({recipients_sql}) AS r RETURNING {returning}"
+    )
+    args = [arg for _sql, value_args in values.values() for arg in value_args]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*args, *params])
+        written = [(row[0], row[1]) for row in cursor.fetchall()]
+    if written:
         transaction.on_commit(_wake_after_commit)
-    return created
+    return written
 
 
 _last_wake = 0.0

@@ -105,22 +105,22 @@ def test_running_it_again_sends_nothing_more(sms, alert):
 def test_a_crash_midway_resumes_after_the_last_batch(sms, alert, monkeypatch):
     for i in range(10):
         subscriber(sms, i)
-    real, calls = outbox.enqueue_many, []
+    real, calls = outbox.enqueue_select, []
 
-    def dies_on_the_third_batch(rows, *, batch):
-        calls.append(len(rows))
-        if len(calls) == 3:
+    def dies_in_the_third_batch(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # one INSERT per batch: the third batch dies
             raise SystemExit("killed")
-        return real(rows, batch=batch)
+        return real(**kwargs)
 
-    monkeypatch.setattr(outbox, "enqueue_many", dies_on_the_third_batch)
+    monkeypatch.setattr(outbox, "enqueue_select", dies_in_the_third_batch)
     with pytest.raises(SystemExit):
         fanout.fan_out(alert_id=alert.pk, batch_size=3)
     alert.refresh_from_db()
     assert (alert.recipients, alert.fanout) == (6, Alert.Fanout.RUNNING)
     assert OutboundMessage.objects.filter(cause="alert").count() == 6  # batch 3 rolled back
 
-    monkeypatch.setattr(outbox, "enqueue_many", real)
+    monkeypatch.setattr(outbox, "enqueue_select", real)
     fanout.fan_out(alert_id=alert.pk, batch_size=3)
     reached = sent_to(alert)
     assert len(reached) == 10 and set(reached.values()) == {1}

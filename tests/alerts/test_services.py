@@ -34,7 +34,7 @@ def test_draft_submit_approve_publishes_and_audits(moderator, moderator2):
 def test_the_drafter_cannot_approve_their_own_alert(moderator):
     alert = draft(moderator)
     services.alert_submit(alert=alert, by=moderator)
-    with pytest.raises(NotAllowed, match="another person"):
+    with pytest.raises(NotAllowed, match="otra persona"):
         services.alert_approve(alert=alert, by=moderator)
     alert.refresh_from_db()
     assert alert.state == Alert.State.SUBMITTED and alert.approved_by is None

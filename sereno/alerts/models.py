@@ -107,6 +107,8 @@ class Alert(models.Model):
     fanout_cursor = models.BigIntegerField(default=0)
     fanout_started_at = models.DateTimeField(null=True, blank=True)
     fanout_finished_at = models.DateTimeField(null=True, blank=True)
+    # Moved by every batch: a running fan-out whose beat stops has died and is resumed.
+    fanout_beat_at = models.DateTimeField(null=True, blank=True)
     recipients = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -140,6 +140,52 @@ def enqueue(
     return row
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Many messages of one cause, e.g. an alert to thousands of contacts (`enqueue_many`)."""
+
+    cause: str
+    valid_until: datetime | None = None
+    priority: int = 0
+
+
+def enqueue_many(rows, *, batch: Batch) -> list[OutboundMessage]:
+    """Write many messages in the caller's transaction with one INSERT per 1,000 rows.
+
+    `rows` are (contact_id, channel, text, dedupe_key) for contacts the caller checked are not
+    opted out (the senders check again at claim time). Texts are encoded once per (channel,
+    text). Unlike `enqueue`, a dedupe_key already taken is an IntegrityError: the caller holds
+    the lock that makes a duplicate a bug, and the whole batch must roll back with it."""
+    now = timezone.now()
+    estimates: dict[tuple[int, str], tuple[str, str, int, Decimal | None]] = {}
+    messages = []
+    for contact_id, channel, text, dedupe_key in rows:
+        key = (channel.pk, text)
+        if key not in estimates:
+            estimates[key] = estimate(channel=channel, text=text)
+        sent_text, encoding, segments, cost = estimates[key]
+        messages.append(
+            OutboundMessage(
+                channel=channel,
+                contact_id=contact_id,
+                text=sent_text,
+                encoding=encoding,
+                segments=segments,
+                cost_estimate=cost,
+                cause=batch.cause,
+                dedupe_key=dedupe_key,
+                valid_until=batch.valid_until,
+                priority=batch.priority,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    created = OutboundMessage.objects.bulk_create(messages, batch_size=1_000)
+    if created:
+        transaction.on_commit(_wake_after_commit)
+    return created
+
+
 _last_wake = 0.0
 _wake_lock = threading.Lock()
 

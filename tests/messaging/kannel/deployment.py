@@ -153,6 +153,10 @@ class Deployment:
                 time.sleep(0.1)
         raise TimeoutError("gunicorn did not start")
 
+    def start_command(self, name: str, *args: str) -> subprocess.Popen:
+        """`sereno <args>` in the background (its output in <workdir>/<name>.log)."""
+        return self._spawn(name, [PYTHON, "-m", "sereno", *args])
+
     def start_sender(self, *args: str) -> subprocess.Popen:
         return self._spawn("sender", [PYTHON, "-m", "sereno", "sender", *args])
 

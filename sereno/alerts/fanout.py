@@ -1,0 +1,254 @@
+"""Fan-out: one outbox row per subscriber an alert reaches, written in batches.
+
+Who is reached: every contact with an active subscription whose zone shares an H3 cell with
+one of the alert's zones, who has not opted out. One message per contact however many of
+their subscriptions match (the first one's channel and language).
+
+Crash safety. Each batch is one transaction that locks the alert row, reads the cursor (the
+last contact id done), writes the batch's outbox rows and AlertRecipient rows and moves the
+cursor. A fan-out killed at any point has either committed a batch or not; the next run
+(the periodic task picks up unfinished fan-outs) starts after the cursor. Two runs at once
+take turns on the lock. The unique constraint on (alert, contact) is the last line: a batch
+that would message someone twice fails whole and rolls back.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from sereno.alerts.models import Alert, AlertRecipient
+from sereno.geo.models import ZoneCell
+from sereno.lib import gsm7
+from sereno.messaging import outbox
+from sereno.messaging.models import Channel, OutboundMessage
+from sereno.subscriptions.models import Subscription
+
+log = logging.getLogger(__name__)
+
+BATCH = 5_000
+# A running fan-out writes a batch every second or so; one silent this long has died.
+STALE_SECONDS = 120.0
+MAX_SEGMENTS = 2
+# Alerts go before conversation replies in every sender's queue.
+PRIORITY = 10
+LANGUAGES = ("es", "en")
+
+
+@dataclass(frozen=True)
+class Result:
+    recipients: int
+    batches: int
+    seconds: float
+
+
+# --- the message --------------------------------------------------------------------------------
+
+
+def message_text(alert: Alert, language: str) -> str:
+    """The SMS for one language: what, where, what to do, how to stop; at most two segments
+    after GSM-7 smart encoding, cutting the instruction first, then the headline."""
+    language = language if language in LANGUAGES else "es"
+    english = language == "en" and bool(alert.headline_en)
+    headline = (alert.headline_en if english else alert.headline_es).strip()
+    instruction = (alert.instruction_en if english else alert.instruction_es).strip()
+    area = (alert.area_desc_en if english else alert.area_desc_es).strip()
+    with override("en" if english else "es"):
+        prefix = {
+            Alert.MsgType.ALERT: _("ALERT"),
+            Alert.MsgType.UPDATE: _("ALERT UPDATE"),
+            Alert.MsgType.CANCEL: _("ALERT CANCELLED"),
+        }[alert.msg_type]
+        if alert.status != Alert.Status.ACTUAL:
+            prefix = _("TEST") + " - " + prefix
+        hint = _("Reply STOP to stop all messages.")
+    head = f"{prefix}: "
+    tail = f" ({area}). " if area else ". "
+
+    def compose(h: str, i: str) -> str:
+        return f"{head}{h}{tail}{i}{' ' if i else ''}{hint}"
+
+    if _fits(compose(headline, instruction)):
+        return compose(headline, instruction)
+    cut = _longest(lambda n: compose(headline, _shorten(instruction, n)), len(instruction))
+    if cut is not None:
+        return compose(headline, _shorten(instruction, cut))
+    cut = _longest(lambda n: compose(_shorten(headline, n), ""), len(headline))
+    return compose(_shorten(headline, cut or 1), "")
+
+
+def _fits(text: str) -> bool:
+    return gsm7.encode(text).segments <= MAX_SEGMENTS
+
+
+def _shorten(text: str, n: int) -> str:
+    if n >= len(text):
+        return text
+    return text[: max(n - 1, 0)].rstrip() + "…" if n > 0 else ""
+
+
+def _longest(build, upper: int) -> int | None:
+    """The largest n in 1..upper for which build(n) fits (fitting shrinks with n)."""
+    lo, hi, best = 1, upper, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if _fits(build(mid)):
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+# --- starting and running ----------------------------------------------------------------------
+
+
+def start(alert_id: int) -> None:
+    """Call inside the transaction that publishes the alert: the fan-out is queued once that
+    commits (and the periodic task resumes it if the worker dies)."""
+    from sereno.alerts.tasks import fan_out_task
+
+    transaction.on_commit(lambda: fan_out_task(alert_id))
+
+
+def recipients_query(alert: Alert):
+    """(contact id, channel id, language) of every active, opted-in subscription in a zone
+    that shares a cell with the alert's zones, by contact."""
+    alert_cells = ZoneCell.objects.filter(zone__alerts=alert).values("cell")
+    zones = ZoneCell.objects.filter(cell__in=alert_cells).values("zone_id")
+    return (
+        Subscription.objects.filter(
+            zone_id__in=zones,
+            status=Subscription.Status.ACTIVE,
+            contact__opted_out_at__isnull=True,
+        )
+        .order_by("contact_id", "id")
+        .values_list("contact_id", "channel_id", "language")
+    )
+
+
+def fan_out(*, alert_id: int, batch_size: int = BATCH) -> Result:
+    """Write the outbox rows of a published alert; resumable, safe to run twice at once."""
+    started = time.monotonic()
+    alert = Alert.objects.get(pk=alert_id)
+    if alert.state not in (Alert.State.PUBLISHED, Alert.State.SUPERSEDED):
+        return Result(0, 0, 0.0)
+    if alert.fanout == Alert.Fanout.DONE:
+        return Result(alert.recipients, 0, 0.0)
+    now = timezone.now()
+    Alert.objects.filter(pk=alert_id, fanout=Alert.Fanout.NONE).update(
+        fanout=Alert.Fanout.RUNNING, fanout_started_at=now, fanout_beat_at=now
+    )
+    texts = {language: message_text(alert, language) for language in LANGUAGES}
+    pending = _first_per_contact(recipients_query(alert).filter(contact_id__gt=alert.fanout_cursor))
+    channels = {c.pk: c for c in Channel.objects.filter(pk__in={row[1] for row in pending})}
+    batches = done = 0
+    while True:
+        written = _write_batch(alert_id, pending, texts, channels, batch_size)
+        if written is None:
+            break
+        batches += 1
+        done += written
+    Alert.objects.filter(pk=alert_id).exclude(fanout=Alert.Fanout.DONE).update(
+        fanout=Alert.Fanout.DONE, fanout_finished_at=timezone.now()
+    )
+    seconds = time.monotonic() - started
+    log.info("alert %s: %d recipients in %d batches, %.1f s", alert_id, done, batches, seconds)
+    return Result(done, batches, seconds)
+
+
+def _first_per_contact(rows) -> list[tuple[int, int, str]]:
+    found, last = [], None
+    for contact_id, channel_id, language in rows.iterator(chunk_size=20_000):
+        if contact_id != last:
+            found.append((contact_id, channel_id, language))
+            last = contact_id
+    return found
+
+
+def _write_batch(alert_id, pending, texts, channels, batch_size) -> int | None:
+    """One batch in one transaction; None when nothing is left after the cursor."""
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().only("fanout_cursor", "expires").get(pk=alert_id)
+        start = _after(pending, alert.fanout_cursor)
+        chunk = pending[start : start + batch_size]
+        if not chunk:
+            return None
+        batch = outbox.Batch(cause="alert", valid_until=alert.expires, priority=PRIORITY)
+        rows = [
+            (contact_id, channels[channel_id], texts.get(language, texts["es"]), None)
+            for contact_id, channel_id, language in chunk
+        ]
+        messages = outbox.enqueue_many(rows, batch=batch)
+        AlertRecipient.objects.bulk_create(
+            [
+                AlertRecipient(alert_id=alert_id, contact_id=m.contact_id, message_id=m.pk)
+                for m in messages
+            ],
+            batch_size=1_000,
+        )
+        Alert.objects.filter(pk=alert_id).update(
+            fanout_cursor=chunk[-1][0],
+            recipients=F("recipients") + len(chunk),
+            fanout_beat_at=timezone.now(),
+        )
+        return len(chunk)
+
+
+def _after(pending, cursor: int) -> int:
+    """Index of the first contact after `cursor` (pending is sorted by contact id)."""
+    lo, hi = 0, len(pending)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pending[mid][0] <= cursor:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def resume_unfinished(*, stale_seconds: float = STALE_SECONDS) -> int:
+    """Fan-outs a dead worker left half done, or whose task was lost (the periodic task calls
+    this). A fan-out still writing batches is left to the worker that runs it."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=stale_seconds)
+    published = Alert.objects.filter(
+        state__in=[Alert.State.PUBLISHED, Alert.State.SUPERSEDED], expires__gt=now
+    )
+    ids = list(
+        published.filter(
+            Q(fanout=Alert.Fanout.NONE, published_at__lt=stale)
+            | Q(fanout=Alert.Fanout.RUNNING, fanout_beat_at__lt=stale)
+        ).values_list("pk", flat=True)
+    )
+    for alert_id in ids:
+        fan_out(alert_id=alert_id)
+    return len(ids)
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+def progress(alert: Alert) -> dict:
+    """What the alert page shows live: recipients and their messages by status."""
+    counts = dict.fromkeys(OutboundMessage.Status.values, 0)
+    rows = (
+        OutboundMessage.objects.filter(
+            pk__in=AlertRecipient.objects.filter(alert=alert).values("message_id")
+        )
+        .values("status")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        counts[row["status"]] = row["n"]
+    alert.refresh_from_db(fields=["recipients", "fanout"])
+    return {
+        "recipients": alert.recipients,
+        **counts,
+        "done": alert.fanout == Alert.Fanout.DONE,
+    }

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sereno.accounts.audit import audit_append
+from sereno.alerts import fanout
 from sereno.alerts.models import Alert
 from sereno.geo.models import Zone
 from sereno.lib.errors import Conflict, InvalidInput, NotAllowed
@@ -143,12 +144,7 @@ def alert_follow_up(
 
 
 def _start_fanout(alert: Alert) -> None:
-    """Hand the alert to the fan-out (sereno/alerts/fanout.py, the lead's), which waits for
-    this transaction to commit."""
-    try:
-        from sereno.alerts import fanout
-    except ImportError:  # the fan-out is not merged into this branch yet
-        return
+    """The fan-out is queued once this transaction commits."""
     fanout.start(alert.id)
 
 

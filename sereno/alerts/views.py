@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from sereno.accounts.selectors import staff_verified
-from sereno.alerts import selectors, services
+from sereno.alerts import fanout, selectors, services
 from sereno.alerts.area import zones_from_input
 from sereno.alerts.forms import AlertForm, initial_from_alert, initial_from_query
 from sereno.alerts.models import Alert
@@ -52,12 +52,8 @@ def _alert(identifier) -> Alert:
 
 
 def _progress(alert: Alert) -> dict | None:
-    """The fan-out's counts (sereno/alerts/fanout.py), once there is a fan-out to count."""
+    """The fan-out's counts, once the alert is published."""
     if alert.state not in (Alert.State.PUBLISHED, Alert.State.SUPERSEDED):
-        return None
-    try:
-        from sereno.alerts import fanout
-    except ImportError:  # the fan-out is not merged into this branch yet
         return None
     return fanout.progress(alert)
 

@@ -173,3 +173,24 @@ def test_anonymous_posts_change_nothing(client, moderator):
         response = client.post(reverse(f"alerts:{name}", args=[alert.identifier]))
         assert response.status_code == 302
     assert Alert.objects.get().state == "draft"
+
+
+def test_approving_starts_the_fan_out_and_the_page_shows_its_progress(
+    client, moderator, moderator2, django_capture_on_commit_callbacks
+):
+    from sereno.messaging.models import Channel
+    from tests.alerts.fanout_support import SAN_PEDRO, subscriber
+
+    sms = Channel.objects.create(kind="kannel", name="SMS", address="2222", enabled=True)
+    for i in range(3):
+        subscriber(sms, i)
+    subscriber(sms, 9, at=SAN_PEDRO)
+    alert = draft(moderator)
+    staff_client(client, moderator).post(reverse("alerts:submit", args=[alert.identifier]))
+    c = staff_client(client, moderator2)
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("alerts:approve", args=[alert.identifier]))
+    fragment = c.get(reverse("alerts:progress", args=[alert.identifier]), HTTP_HX_REQUEST="true")
+    assert '<dd id="n-recipients">3</dd>' in fragment.text
+    assert '<dd id="n-queued">3</dd>' in fragment.text
+    assert "hx-trigger" not in fragment.text  # done: the polling stops

@@ -3,7 +3,7 @@ circles ("lat,lon radius_km") and polygons ("lat,lon lat,lon …"), each becomin
 Also the other way: zones as CAP <polygon> and <circle> strings."""
 
 from django.utils.translation import gettext as _
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 
 from sereno.geo import gazetteer, zones
 from sereno.geo.models import Zone
@@ -66,6 +66,14 @@ def cap_shapes(zone: Zone) -> tuple[list[str], list[str]]:
     geom = shape(zone.geometry)
     parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: p.area, reverse=True)
     return [_cap_ring(part) for part in parts[:MAX_CAP_PARTS]], []
+
+
+def display_geometry(zone: Zone) -> dict:
+    """The zone for a web map: boundaries simplified to about 100 m, so a department does
+    not weigh hundreds of kilobytes on a phone."""
+    if zone.kind != Zone.Kind.AREA:
+        return zone.geometry
+    return mapping(shape(zone.geometry).simplify(0.001, preserve_topology=True))
 
 
 def _cap_ring(part: Polygon) -> str:

@@ -20,9 +20,10 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _when() -> forms.DateTimeField:
+def _when(label) -> forms.DateTimeField:
     return forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label=label,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
 
@@ -55,8 +56,8 @@ class AlertForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
     )
     signal = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    effective = _when()
-    expires = _when()
+    effective = _when(_("Takes effect"))
+    expires = _when(_("Expires"))
 
     class Meta:
         model = Alert
@@ -64,6 +65,13 @@ class AlertForm(forms.ModelForm):
             "status", "category", "urgency", "severity", "certainty", *TEXT_FIELDS,
             "effective", "expires",
         ]  # fmt: skip
+        labels = {
+            "status": _("Status (Actual for real alerts; Exercise or Test for drills)"),
+            "category": _("Category"),
+            "urgency": _("Urgency"),
+            "severity": _("Severity"),
+            "certainty": _("Certainty"),
+        }
         widgets = {
             name: forms.Textarea(attrs={"rows": 3})
             for name in TEXT_FIELDS

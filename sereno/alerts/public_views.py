@@ -11,6 +11,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
 from sereno.alerts import cap, selectors
+from sereno.alerts.area import display_geometry
 from sereno.alerts.models import Alert
 from sereno.alerts.texts import alert_texts
 from sereno.lib.errors import NotFound
@@ -35,9 +36,13 @@ def _published(identifier) -> Alert:
 @require_safe
 def alert_list(request):
     page = Paginator(selectors.public_alerts(), 20).get_page(request.GET.get("page"))
-    current = {a.pk for a in selectors.current_alerts()}
-    rows = [(a, alert_texts(a), a.pk in current) for a in page.object_list]
+    now = timezone.now()
+    rows = [(a, alert_texts(a), _is_current(a, now)) for a in page.object_list]
     return render(request, "alerts/public/list.html", {"page": page, "rows": rows})
+
+
+def _is_current(alert: Alert, now) -> bool:
+    return alert.state == Alert.State.PUBLISHED and alert.expires > now
 
 
 @require_safe
@@ -45,7 +50,7 @@ def alert_page(request, identifier):
     alert = _published(identifier)
     zones = list(alert.zones.all())
     area = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"label": z.label}, "geometry": z.geometry}
+        {"type": "Feature", "properties": {"label": z.label}, "geometry": display_geometry(z)}
         for z in zones
     ]}  # fmt: skip
     context = {
@@ -53,7 +58,7 @@ def alert_page(request, identifier):
         "texts": alert_texts(alert),
         "zones": zones,
         "area": area,
-        "current": alert.state == Alert.State.PUBLISHED and alert.expires > timezone.now(),
+        "current": _is_current(alert, timezone.now()),
         "replaced_by": selectors.latest_followup(alert),
         "references": alert.references if alert.references_id else None,
         "tile_url": settings.TILE_URL,

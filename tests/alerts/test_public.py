@@ -124,3 +124,23 @@ def test_no_banner_without_alerts_or_once_expired(client, published):
         effective=timezone.now() - timedelta(hours=2), expires=timezone.now() - timedelta(hours=1)
     )
     assert 'id="alert-banner"' not in client.get("/").text
+
+
+def test_a_department_boundary_is_simplified_on_the_page(client, moderator, moderator2, tmp_path):
+    import json
+
+    from sereno.geo import zones
+    from sereno.geo.areas import import_areas
+    from tests.alerts.test_cap import wiggly_department
+
+    path = tmp_path / "dep.geojson"
+    path.write_text(json.dumps(wiggly_department()))
+    import_areas(path)
+    alert = publish(draft(moderator, zones_=[zones.zone_for_area("HN08")]), moderator, moderator2)
+    page = client.get(f"/alerts/{alert.identifier}/")
+    start = page.text.index('id="alert-area"')
+    area = json.loads(
+        page.text[page.text.index(">", start) + 1 : page.text.index("</script>", start)]
+    )
+    ring = area["features"][0]["geometry"]["coordinates"][0]
+    assert 4 <= len(ring) < 1_000  # of 3,001 corners

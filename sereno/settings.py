@@ -32,6 +32,10 @@ SITE_NAME = env_str("SERENO_SITE_NAME", "Sereno")
 # The address the internet reaches this site at (https://sereno.example.org), as seen in front
 # of any proxy: webhook URLs shown to admins and Twilio's signature check are built from it.
 PUBLIC_URL = env_str("SERENO_PUBLIC_URL", "").rstrip("/")
+# CAP <sender> of published alerts (no spaces or commas); by default alerts@<public host>.
+CAP_SENDER = env_str(
+    "SERENO_CAP_SENDER", f"alerts@{PUBLIC_URL.partition('://')[2].split('/')[0] or 'localhost'}"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

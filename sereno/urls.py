@@ -7,10 +7,12 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("sereno.accounts.urls")),
     path("staff/channels/", include("sereno.messaging.staff_urls")),
+    path("staff/alerts/", include("sereno.alerts.urls")),
     path("staff/", include("sereno.reports.urls")),
     path("desk/", include("sereno.moderation.urls")),
     path("hooks/", include("sereno.messaging.urls")),
     path("tips/", include("sereno.tips.urls")),
+    path("alerts/", include("sereno.alerts.public_urls")),
     path("", include("sereno.crowdmap.urls")),
     path("", include("sereno.public.urls")),
 ]

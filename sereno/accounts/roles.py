@@ -11,6 +11,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "geo.manage_areas",
         "tips.manage_tips",
         "messaging.manage_channels",
+        "alerts.draft_alert",
+        "alerts.approve_alert",
     ],
     "moderator": [
         "accounts.view_audit",
@@ -18,6 +20,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "reports.moderate_report",
         "reports.view_exact_location",
         "reports.view_reporter_contact",
+        "alerts.draft_alert",
+        "alerts.approve_alert",
     ],
     "analyst": ["reports.view_report", "accounts.view_audit"],
     "caseworker": [],

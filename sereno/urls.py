@@ -11,6 +11,7 @@ urlpatterns = [
     path("desk/", include("sereno.moderation.urls")),
     path("hooks/", include("sereno.messaging.urls")),
     path("tips/", include("sereno.tips.urls")),
+    path("alertas/", include("sereno.subscriptions.urls")),
     path("", include("sereno.crowdmap.urls")),
     path("", include("sereno.public.urls")),
 ]

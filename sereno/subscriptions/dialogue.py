@@ -16,8 +16,6 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from sereno.geo import gazetteer, zones
-from sereno.geo.models import Area, Zone
 from sereno.messaging import keywords
 from sereno.messaging.conversations import places
 from sereno.messaging.conversations import texts as conversation_texts
@@ -29,8 +27,6 @@ ALERTS = "alerts"
 CHOICE = "alerts_choice"
 CONFIRM = "alerts_confirm"
 STEPS = (CHOICE, CONFIRM)
-# A department without imported boundaries: its main town and this far around it.
-DEPARTMENT_RADIUS_KM = 25.0
 
 
 def command(message: InboundMessage, rest: str, replies, expires_at: datetime) -> str:
@@ -131,7 +127,7 @@ def _ask_choice(conversation, replies) -> None:
 
 def _offer(message, conversation, candidate, replies, expires_at) -> None:
     """Ask to confirm the subscription to the candidate's zone (pending until SI)."""
-    zone = zone_for_candidate(candidate)
+    zone = services.zone_for_candidate(candidate)
     subscription = services.subscription_request(
         contact=message.contact,
         channel=message.channel,
@@ -167,37 +163,6 @@ def _label(candidate: places.Candidate) -> str:
     if candidate.precision == "place":
         return candidate.name
     return candidate.label()
-
-
-def zone_for_candidate(candidate: places.Candidate) -> Zone:
-    if candidate.precision == "municipality":
-        area = Area.objects.filter(
-            level=Area.Level.MUNICIPALITY,
-            name=candidate.name,
-            department_code=candidate.department_code,
-        ).first()
-        if area is not None:
-            return zones.zone_for_area(area.code)
-    if candidate.precision == "department":
-        if Area.objects.filter(code=candidate.department_code).exists():
-            return zones.zone_for_area(candidate.department_code)
-        seat = _gazetteer_place(candidate)
-        return zones.zone_for_place(seat, radius_km=DEPARTMENT_RADIUS_KM)
-    return zones.zone_for_place(_gazetteer_place(candidate))
-
-
-def _gazetteer_place(candidate: places.Candidate) -> gazetteer.GazetteerPlace:
-    """The gazetteer entry at the candidate's point (for its population), else the point."""
-    for place in gazetteer.search(candidate.name, 30):
-        if (place.latitude, place.longitude) == (candidate.latitude, candidate.longitude):
-            return place
-    return gazetteer.GazetteerPlace(
-        name=candidate.name,
-        latitude=candidate.latitude,
-        longitude=candidate.longitude,
-        department_code=candidate.department_code,
-        population=0,
-    )
 
 
 def _close(conversation: Conversation, status: str) -> None:

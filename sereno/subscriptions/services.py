@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from sereno.geo.models import Zone
+from sereno.geo import gazetteer, zones
+from sereno.geo.models import Area, Zone
 from sereno.lib import ratelimit
 from sereno.lib.crypto import keyed_hash
 from sereno.lib.errors import InvalidInput, NotFound
@@ -36,6 +37,8 @@ CODE_PURPOSE = "subscription-code"
 LINK_PURPOSE = "subscription-link"
 UNSUBSCRIBE_SALT = "sereno.subscriptions.unsubscribe"
 LANGUAGES = ("es", "en")
+# A department without imported boundaries: its main town and this far around it.
+DEPARTMENT_RADIUS_KM = 25.0
 
 
 class Expired(InvalidInput):
@@ -113,6 +116,40 @@ def _current(contact: Contact, zone: Zone) -> Subscription | None:
     )
 
 
+# --- places → zones ----------------------------------------------------------------------------
+
+
+def zone_for_candidate(candidate) -> Zone:
+    if candidate.precision == "municipality":
+        area = Area.objects.filter(
+            level=Area.Level.MUNICIPALITY,
+            name=candidate.name,
+            department_code=candidate.department_code,
+        ).first()
+        if area is not None:
+            return zones.zone_for_area(area.code)
+    if candidate.precision == "department":
+        if Area.objects.filter(code=candidate.department_code).exists():
+            return zones.zone_for_area(candidate.department_code)
+        seat = _gazetteer_place(candidate)
+        return zones.zone_for_place(seat, radius_km=DEPARTMENT_RADIUS_KM)
+    return zones.zone_for_place(_gazetteer_place(candidate))
+
+
+def _gazetteer_place(candidate) -> gazetteer.GazetteerPlace:
+    """The gazetteer entry at the candidate's point (for its population), else the point."""
+    for place in gazetteer.search(candidate.name, 30):
+        if (place.latitude, place.longitude) == (candidate.latitude, candidate.longitude):
+            return place
+    return gazetteer.GazetteerPlace(
+        name=candidate.name,
+        latitude=candidate.latitude,
+        longitude=candidate.longitude,
+        department_code=candidate.department_code,
+        population=0,
+    )
+
+
 # --- the web: a phone and a code ---------------------------------------------------------------
 
 
@@ -148,9 +185,11 @@ def web_phone_start(*, phone: str, zone: Zone, language: str, client: str) -> Su
     ratelimit.hit("subscribe.address", contact.address_hash, settings.RATE_SUBSCRIBE_ADDRESS)
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
-        subscription = _pending_with_secret(contact, channel, zone, language, code, CODE_TTL)
+        subscription = _pending_with_secret(
+            contact, channel, zone, language, code, CODE_TTL, CODE_PURPOSE
+        )
         with translation.override(subscription.language):
-            text = texts.web_code(code, zone.label)
+            text = texts.web_code(code)
         outbox.enqueue(contact=contact, text=text, cause="subscription", channel=channel)
     return subscription
 
@@ -177,7 +216,9 @@ def web_email_start(
     ratelimit.hit("subscribe.address", contact.address_hash, settings.RATE_SUBSCRIBE_ADDRESS)
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
-        subscription = _pending_with_secret(contact, channel, zone, language, token, LINK_TTL)
+        subscription = _pending_with_secret(
+            contact, channel, zone, language, token, LINK_TTL, LINK_PURPOSE
+        )
         confirm = f"{link_base}/alertas/correo/{subscription.pk}/{token}/"
         with translation.override(subscription.language):
             text = texts.web_email(zone.label, confirm, unsubscribe_url(subscription, link_base))
@@ -189,7 +230,7 @@ def web_email_confirm(*, subscription_id: int, token: str) -> Subscription:
     return _confirm(subscription_id, (token or "").strip(), LINK_PURPOSE)
 
 
-def _pending_with_secret(contact, channel, zone, language, secret, ttl) -> Subscription:
+def _pending_with_secret(contact, channel, zone, language, secret, ttl, purpose) -> Subscription:
     subscription = subscription_request(
         contact=contact,
         channel=channel,
@@ -197,7 +238,6 @@ def _pending_with_secret(contact, channel, zone, language, secret, ttl) -> Subsc
         language=language,
         source=Subscription.Source.WEB,
     )
-    purpose = CODE_PURPOSE if ttl == CODE_TTL else LINK_PURPOSE
     subscription.confirmation_hash = keyed_hash(f"{subscription.pk}:{secret}", purpose=purpose)
     subscription.confirmation_expires_at = timezone.now() + ttl
     subscription.confirmation_attempts = 0

@@ -72,11 +72,11 @@ def finish_report_first() -> str:
     return _("First finish your report, or send DISCARD to drop it; then send ALERTS again.")
 
 
-def web_code(code: str, place: str) -> str:
+def web_code(code: str) -> str:
     return _(
-        "Sereno: your code for alerts about %(place)s is %(code)s. It expires in 15 minutes. "
+        "Sereno: your code to confirm the alerts is %(code)s. It expires in 15 minutes. "
         "If you did not ask for it, ignore this message."
-    ) % {"code": code, "place": echo(place)}
+    ) % {"code": code}
 
 
 def web_email(place: str, confirm_url: str, unsubscribe_url: str) -> str:

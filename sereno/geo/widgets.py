@@ -69,8 +69,14 @@ class ZonePickerWidget(forms.MultiWidget):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
+        for sub in context["widget"]["subwidgets"]:
+            if sub["attrs"].get("id"):  # "id_drawn_lat" rather than "id_drawn_1"
+                sub["attrs"]["id"] = f"id_{sub['name']}"
         context["tiles"] = settings.TILE_URL
         return context
+
+    def id_for_label(self, id_):
+        return f"{id_}_lat" if id_ else id_
 
 
 class ZoneField(forms.MultiValueField):

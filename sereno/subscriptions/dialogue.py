@@ -72,7 +72,7 @@ def answer(conversation: Conversation, message: InboundMessage, replies, expires
     if key.isdigit():
         return _on_choice(conversation, message, int(key), replies, expires_at)
     found = places.resolve(message.text or "")
-    if found.candidates:  # another place name instead of a number
+    if found.exact and found.candidates:  # another place name instead of a number
         _close(conversation, Conversation.Status.CANCELLED)
         message.conversation = None
         return command(message, message.text.strip(), replies, expires_at)

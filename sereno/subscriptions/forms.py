@@ -112,6 +112,10 @@ class SubscribeForm(forms.Form):
         self.add_error("place_choice", _("Several places have this name: choose one."))
         return None
 
+    def area_field(self) -> str:
+        """The field the area was given in (where a refused shape's error belongs)."""
+        return next((k for k in ("drawn", "place", "area") if self.cleaned_data.get(k)), "area")
+
     def zone(self):
         """The zone the form names (InvalidInput for a shape that is refused)."""
         data = self.cleaned_data

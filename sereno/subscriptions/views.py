@@ -59,6 +59,10 @@ def _start(request, form):
     client = ratelimit.client_key(request)
     try:
         zone = form.zone()
+    except InvalidInput as error:
+        form.add_error(form.area_field(), error.message)
+        return None
+    try:
         if data["method"] == "phone":
             subscription = services.web_phone_start(
                 phone=data["phone"], zone=zone, language=data["language"], client=client

@@ -161,3 +161,17 @@ def test_a_contact_with_two_areas_is_one_recipient(phone):
         phone.ask("SI")
     zone_ids = Subscription.objects.values_list("zone_id", flat=True)
     assert len(list(selectors.recipients(zone_ids))) == 1
+
+
+def test_a_new_alertas_replaces_the_open_question(phone):
+    phone.ask("ALERTAS San Marcos")
+    assert phone.ask("ALERTAS Danlí").startswith("Responda SI para recibir alertas de Danli.")
+    phone.ask("SI")
+    assert _active(phone) == ["Danlí"]
+    assert Conversation.objects.filter(status="open").count() == 0
+
+
+def test_ok_confirms_and_alerts_go_on_the_channel_it_came_on(phone, sms_channel):
+    phone.ask("ALERTAS Danlí")
+    phone.ask("OK")
+    assert Subscription.objects.get().channel == sms_channel

@@ -137,6 +137,11 @@ def test_bad_input_is_explained_and_nothing_is_sent(client, sms_channel):
         page = client.post("/alertas/", data)
         assert page.status_code == 422, message
         assert message in page.content.decode(), message
+    # A refused shape's error is shown next to the map, not only at the top.
+    page = client.post(
+        "/alertas/", _form(drawn_lat="14.07", drawn_lon="-87.19", drawn_radius="500")
+    )
+    assert re.search(r'class="error" role="alert">El radio debe', page.content.decode())
     assert not OutboundMessage.objects.exists() and not Subscription.objects.exists()
 
 
@@ -235,3 +240,10 @@ def test_unconfirmed_web_subscriptions_never_receive_alerts(client, sms_channel)
     assert list(recipients([zone_id])) == []
     Subscription.objects.update(confirmation_expires_at=timezone.now() - timedelta(minutes=1))
     assert list(recipients([zone_id])) == []
+
+
+def test_the_page_in_english(client, sms_channel):
+    client.cookies["django_language"] = "en"
+    html = client.get("/alertas/").content.decode()
+    assert "Early-warning alerts" in html and "Draw a circle" in html
+    assert re.search(r'name="language" value="en"[^>]*checked', html)  # alerts in English

@@ -73,6 +73,7 @@
         inputs.lon.value = e.latlng.lng.toFixed(5);
         if (!inputs.radius.value) inputs.radius.value = "2";
         showCircle();
+        if (drawn && map.getZoom() < 10) map.fitBounds(drawn.getBounds(), { maxZoom: 13 });
         return;
       }
       if (!corners.length) { clearShapes(); inputs.polygon.value = ""; }

@@ -14,8 +14,9 @@ alerts_confirm, so it expires like any conversation; replies go through the rout
 
 from datetime import datetime
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from sereno.lib import gsm7
 from sereno.messaging import keywords
 from sereno.messaging.conversations import places
 from sereno.messaging.conversations import texts as conversation_texts
@@ -25,8 +26,7 @@ from sereno.subscriptions.models import Subscription
 
 ALERTS = "alerts"
 CHOICE = "alerts_choice"
-CONFIRM = "alerts_confirm"
-STEPS = (CHOICE, CONFIRM)
+CONFIRM = "alerts_confirm"  # steps start with "alerts_": how the router recognises them
 
 
 def command(message: InboundMessage, rest: str, replies, expires_at: datetime) -> str:
@@ -38,7 +38,10 @@ def command(message: InboundMessage, rest: str, replies, expires_at: datetime) -
             .order_by("created_at", "pk")
             .values_list("zone__label", flat=True)
         )
-        replies.send(texts.listing, labels) if labels else replies.send(texts.none)
+        if labels:
+            replies.send(texts.listing, labels)
+        else:
+            replies.send(texts.none)
         return ALERTS
     if keywords.normalise(rest) in keywords.ALERTS_OFF:
         services.subscriptions_cancel_for(contact=contact)
@@ -52,7 +55,10 @@ def command(message: InboundMessage, rest: str, replies, expires_at: datetime) -
             contact=contact,
             channel=message.channel,
             step=CHOICE,
-            data={"choices": [c.as_data() for c in found.candidates], "typed": rest[:200]},
+            data={
+                "choices": [c.as_data() for c in _fitting(found.candidates, replies.language)],
+                "typed": rest[:200],
+            },
             language=replies.language,
             expires_at=expires_at,
         )
@@ -118,6 +124,19 @@ def _on_choice(conversation, message, number, replies, expires_at) -> str:
     else:
         _ask_choice(conversation, replies)
     return ALERTS
+
+
+def _fitting(candidates: list, language: str) -> list:
+    """As many choices as fit one SMS (at least two; the most populous first): a name that
+    is not offered is reached by adding its department ("San Francisco, Lempira")."""
+    shown = list(candidates)
+    with translation.override(language):
+        while len(shown) > 2:
+            text = conversation_texts.where_choice([c.label() for c in shown])
+            if gsm7.encode(text).segments == 1:
+                break
+            shown.pop()
+    return shown
 
 
 def _ask_choice(conversation, replies) -> None:

@@ -1,6 +1,8 @@
 """Subscribing by SMS through the real intake service and conversation router, as a person
 with a feature phone lives it: ALERTAS <place>, SI, ALERTAS, ALERTAS NO."""
 
+import re
+
 import pytest
 
 from sereno.geo import zones
@@ -175,3 +177,20 @@ def test_ok_confirms_and_alerts_go_on_the_channel_it_came_on(phone, sms_channel)
     phone.ask("ALERTAS Danlí")
     phone.ask("OK")
     assert Subscription.objects.get().channel == sms_channel
+
+
+@pytest.mark.parametrize("word", ["ALERTAS", "ALERTS"])
+def test_every_prompt_is_one_sms_even_for_long_choices(phone, word):
+    for place in ("San Francisco", "San Antonio", "San Marcos"):
+        phone.ask(f"{word} {place}")
+        phone.ask("0")
+    phone.ask(f"{word} Xyzzyqwerty")
+    replies = OutboundMessage.objects.filter(contact=phone.contact)
+    assert replies.count() == 7
+    assert all((r.encoding, r.segments) == ("gsm7", 1) for r in replies), [
+        r.text for r in replies if r.segments > 1
+    ]
+    # The numbers offered are the ones understood: the last one shown can be chosen.
+    choice = phone.ask(f"{word} San Francisco")
+    last = max(int(n) for n in re.findall(r"(?:^|\s)(\d) ", choice))
+    assert phone.ask(str(last)).startswith(("Responda SI", "Reply YES"))

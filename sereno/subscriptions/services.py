@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -33,6 +34,7 @@ S = Subscription.Status
 CODE_TTL = timedelta(minutes=15)
 LINK_TTL = timedelta(hours=48)
 MAX_ATTEMPTS = 5
+UNCONFIRMED_KEPT = timedelta(days=7)
 CODE_PURPOSE = "subscription-code"
 LINK_PURPOSE = "subscription-link"
 UNSUBSCRIBE_SALT = "sereno.subscriptions.unsubscribe"
@@ -108,6 +110,17 @@ def subscriptions_cancel_for(*, contact: Contact) -> int:
         .exclude(status=S.CANCELLED)
         .update(status=S.CANCELLED, cancelled_at=timezone.now(), confirmation_hash="")
     )
+
+
+def subscriptions_purge_unconfirmed(*, older_than: timedelta = UNCONFIRMED_KEPT) -> int:
+    """Delete pending subscriptions asked for more than `older_than` ago whose code, link or
+    question has expired (one asked for again is kept while its new code is valid)."""
+    now = timezone.now()
+    stale = Subscription.objects.filter(status=S.PENDING, created_at__lt=now - older_than).filter(
+        Q(confirmation_expires_at__isnull=True) | Q(confirmation_expires_at__lt=now)
+    )
+    deleted, _rows = stale.delete()
+    return deleted
 
 
 def _current(contact: Contact, zone: Zone) -> Subscription | None:

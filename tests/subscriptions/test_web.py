@@ -247,3 +247,17 @@ def test_the_page_in_english(client, sms_channel):
     html = client.get("/alertas/").content.decode()
     assert "Early-warning alerts" in html and "Draw a circle" in html
     assert re.search(r'name="language" value="en"[^>]*checked', html)  # alerts in English
+
+
+def test_unconfirmed_requests_are_deleted_after_a_week(client, sms_channel, clock):
+    from sereno.subscriptions.tasks import purge_unconfirmed_task
+
+    client.post("/alertas/", _form(**CIRCLE))
+    clock.advance(days=6)
+    assert purge_unconfirmed_task.call_local() == 0
+    clock.advance(days=2)
+    client.post("/alertas/", _form(**CIRCLE))  # asked again: kept while the new code is valid
+    assert purge_unconfirmed_task.call_local() == 0
+    clock.advance(minutes=16)
+    assert purge_unconfirmed_task.call_local() == 1
+    assert not Subscription.objects.exists()

@@ -227,6 +227,11 @@ RATE_REPORTS = env_str("SERENO_RATE_REPORTS", "20/3600")
 RATE_PUBLIC_READ = env_str("SERENO_RATE_PUBLIC_READ", "600/3600")
 RATE_LOGIN_USER = env_str("SERENO_RATE_LOGIN_USER", "5/900")
 RATE_LOGIN_CLIENT = env_str("SERENO_RATE_LOGIN_CLIENT", "30/900")
+# Alert subscriptions on the web: codes/links sent per client and per phone or e-mail address.
+RATE_SUBSCRIBE_CLIENT = env_str("SERENO_RATE_SUBSCRIBE_CLIENT", "10/3600")
+RATE_SUBSCRIBE_ADDRESS = env_str("SERENO_RATE_SUBSCRIBE_ADDRESS", "3/3600")
+# The SMS channel (uuid) web subscriptions by phone use; empty: chosen (docs/subscriptions.md).
+ALERTS_SMS_CHANNEL = env_str("SERENO_ALERTS_SMS_CHANNEL", "")
 API_MAX_PAGE_SIZE = 50
 LOCK_SECONDS = 300
 

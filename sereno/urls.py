@@ -13,6 +13,7 @@ urlpatterns = [
     path("hooks/", include("sereno.messaging.urls")),
     path("tips/", include("sereno.tips.urls")),
     path("alerts/", include("sereno.alerts.public_urls")),
+    path("alertas/", include("sereno.subscriptions.urls")),
     path("", include("sereno.crowdmap.urls")),
     path("", include("sereno.public.urls")),
 ]

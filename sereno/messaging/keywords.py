@@ -28,15 +28,24 @@ GREETING = frozenset(
 )
 # Switch the language of every later message.
 LANGUAGE = {"english": "en", "ingles": "en", "espanol": "es", "spanish": "es"}
+# Early-warning subscriptions: "ALERTAS Danlí" subscribes, "ALERTAS" lists, "ALERTAS NO"
+# cancels them (see sereno/subscriptions/dialogue.py). The word gives the reply's language.
+ALERTS = {"alertas": "es", "alerta": "es", "alerts": "en", "alert": "en"}
+ALERTS_OFF = frozenset({"no", "off", "baja", "stop", "fin", "end", "cancelar", "cancel"})
+# Answers to "Reply YES to get alerts for …".
+YES = frozenset({"si", "yes", "ok", "s", "y"})
+NO = frozenset({"no", "n"})
 # "I don't know" where a place is asked.
 UNKNOWN = frozenset({"no se", "nose", "no lo se", "ns", "dont know", "do not know", "unknown"})
 
 # Which language a keyword is in (for choosing the language of a new contact's replies).
 ENGLISH_KEYWORDS = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "start", "help", "info"}
-    | {"report", "discard", "hello", "hi", "hey", "english"}
+    | {"report", "discard", "hello", "hi", "hey", "english", "alerts", "alert"}
 )
-SPANISH_KEYWORDS = (OPT_OUT | OPT_IN | HELP | REPORT | DISCARD | GREETING) - ENGLISH_KEYWORDS
+SPANISH_KEYWORDS = (
+    OPT_OUT | OPT_IN | HELP | REPORT | DISCARD | GREETING | {"alertas", "alerta"}
+) - ENGLISH_KEYWORDS
 
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 _SPACES = re.compile(r"\s+")
@@ -56,7 +65,17 @@ def keyword(text: str) -> str:
     """The normalised message if it is one of the known keywords, else ""."""
     key = normalise(text)
     known = OPT_OUT | OPT_IN | HELP | REPORT | DISCARD | GREETING | UNKNOWN
-    return key if key in known or key in LANGUAGE else ""
+    return key if key in known or key in LANGUAGE or key in ALERTS else ""
+
+
+def alerts_command(text: str) -> tuple[str, str] | None:
+    """(language, what follows) when the message starts with ALERTAS/ALERTS, else None:
+    "ALERTAS: Danlí" → ("es", "Danlí"), "alerts" → ("en", "")."""
+    parts = (text or "").split(maxsplit=1)
+    language = ALERTS.get(normalise(parts[0])) if parts else None
+    if language is None:
+        return None
+    return language, parts[1].strip() if len(parts) > 1 else ""
 
 
 def is_opt_out(text: str) -> bool:

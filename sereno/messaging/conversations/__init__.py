@@ -12,11 +12,13 @@ Order (the first that applies wins; see docs/conversations.md):
 4. ENGLISH/ESPAÑOL → the contact's language changes;
 5. anything else from an opted-out contact → kept (and shown to staff if it answers them),
    never answered;
-6. an open conversation → the answer to its question (ANULAR/DISCARD drops it, REPORTE starts
+6. ALERTAS/ALERTS [place | NO] → subscriptions to early-warning alerts, and the answers to
+   their questions (sereno.subscriptions.dialogue); during a report: finish it first;
+7. an open conversation → the answer to its question (ANULAR/DISCARD drops it, REPORTE starts
    over);
-7. a staff message about a report in the last STAFF_REPLY_DAYS days → a reply to staff,
+8. a staff message about a report in the last STAFF_REPLY_DAYS days → a reply to staff,
    attached to that report and shown in the desk, not answered by SMS;
-8. otherwise a new report: what happened → where → when → what kind → report created.
+9. otherwise a new report: what happened → where → when → what kind → report created.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -38,6 +40,8 @@ HELP = "help"
 LANGUAGE = "language"
 DISCARDED = "discarded"
 IGNORED = "ignored"
+ALERTS = "alerts"
+ALERTS_STEP = "alerts_"  # the subscription dialogue's steps (sereno.subscriptions.dialogue)
 
 # Channel kind → the report's channel.
 REPORT_CHANNEL = {
@@ -131,6 +135,15 @@ def route(message: InboundMessage, *, contact_locked: bool = False) -> str:
     if contact.opted_out:
         return STAFF_REPLY if _attach_to_staff_thread(message, now) else IGNORED
 
+    alerts = keywords.alerts_command(text)
+    if conversation is not None and conversation.step.startswith(ALERTS_STEP):
+        outcome = _alerts_answer(conversation, message, alerts, now)
+        if outcome:
+            return outcome
+        conversation = None  # not an answer: the message is routed as any other
+    if alerts is not None:
+        return _alerts(message, conversation, alerts, now)
+
     if conversation is not None:
         replies = _Replies(message, conversation.language)
         if key in keywords.DISCARD:
@@ -157,6 +170,31 @@ def conversations_expire(*, now: datetime | None = None) -> int:
     return Conversation.objects.filter(status=Conversation.Status.OPEN, expires_at__lte=now).update(
         status=Conversation.Status.EXPIRED
     )
+
+
+def _alerts_answer(conversation, message, alerts, now) -> str | None:
+    from sereno.subscriptions import dialogue
+
+    if alerts is not None:  # a new ALERTAS command replaces the open question
+        _close(conversation, Conversation.Status.CANCELLED)
+        return None
+    replies = _Replies(message, conversation.language)
+    return dialogue.answer(conversation, message, replies, now + idle_timeout())
+
+
+def _alerts(message, conversation, command, now) -> str:
+    """ALERTAS / ALERTS: subscriptions to early-warning alerts (sereno.subscriptions)."""
+    from sereno.subscriptions import dialogue
+    from sereno.subscriptions import texts as subscription_texts
+
+    language, rest = command
+    replies = _Replies(message, _remember_language(message.contact, language))
+    if conversation is not None:  # a report in progress is never dropped by surprise
+        message.conversation = conversation
+        replies.send(subscription_texts.finish_report_first)
+        _ask(conversation, replies)
+        return ALERTS
+    return dialogue.command(message, rest, replies, now + idle_timeout())
 
 
 # --- state ---------------------------------------------------------------------------------------

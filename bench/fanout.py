@@ -52,6 +52,7 @@ def setup(url: str) -> None:
     os.environ.setdefault("SERENO_DATA_DIR", str(ROOT / "var" / "fanout_bench"))
     os.environ.setdefault("SERENO_LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sereno.settings")
+    os.environ["SERENO_QUEUE_IMMEDIATE"] = "1"  # the fan-out task runs when approval commits
     import django
 
     django.setup()
@@ -146,19 +147,27 @@ def load(count: int, seed: int = 7) -> None:
 
 
 def publish(run: int):
-    """A metro-area alert, drafted by one moderator and approved by another."""
+    """A metro-area alert drafted and submitted by one moderator, for another to approve."""
     from datetime import timedelta
 
+    from django.contrib.auth.models import Group
     from django.utils import timezone
 
     from sereno.accounts.models import User
+    from sereno.alerts import services
     from sereno.alerts.models import Alert
     from sereno.geo import zones
 
-    author, _ = User.objects.get_or_create(username="bench-author")
-    approver, _ = User.objects.get_or_create(username="bench-approver")
+    people = []
+    for name in ("bench-author", "bench-approver"):
+        user, _ = User.objects.get_or_create(username=name)
+        user.groups.add(Group.objects.get(name="moderator"))
+        people.append(User.objects.get(pk=user.pk))  # fresh permission cache
+    author, approver = people
     now = timezone.now()
-    alert = Alert.objects.create(
+    alert = services.alert_draft(
+        by=author,
+        zones=[zones.zone_for_polygon(METRO, label="Tegucigalpa–Comayagüela")],
         event_es="Balacera",
         urgency=Alert.Urgency.IMMEDIATE,
         severity=Alert.Severity.SEVERE,
@@ -170,22 +179,16 @@ def publish(run: int):
         area_desc_es="Tegucigalpa y Comayagüela",
         effective=now,
         expires=now + timedelta(hours=6),
-        created_by=author,
     )
-    alert.zones.add(zones.zone_for_polygon(METRO, label="Tegucigalpa–Comayagüela"))
-    return alert, approver
+    return services.alert_submit(alert=alert, by=author), approver
 
 
 def approve(alert, approver) -> None:
-    from django.db import transaction
-    from django.utils import timezone
+    """The approval as the staff page does it; with the queue immediate (set in setup) the
+    fan-out task runs as soon as the approval commits, as a worker would pick it up."""
+    from sereno.alerts import services
 
-    from sereno.alerts.models import Alert
-
-    with transaction.atomic():
-        Alert.objects.filter(pk=alert.pk).update(
-            state=Alert.State.PUBLISHED, approved_by=approver, published_at=timezone.now()
-        )
+    services.alert_approve(alert=alert, by=approver)
 
 
 def clean(alert) -> None:
@@ -199,7 +202,7 @@ def clean(alert) -> None:
             [alert.pk],
         )
         cursor.execute("DELETE FROM alerts_alert_zones WHERE alert_id = %s", [alert.pk])
-        cursor.execute("DELETE FROM alerts_alert WHERE id = %s", [alert.pk])
+        cursor.execute("UPDATE alerts_alert SET state = 'superseded' WHERE id = %s", [alert.pk])
         cursor.execute("VACUUM ANALYZE messaging_outboundmessage")
 
 
@@ -235,8 +238,10 @@ def main() -> None:
         alert, approver = publish(run)
         started = time.monotonic()
         approve(alert, approver)
-        result = fanout.fan_out(alert_id=alert.pk)
         seconds = time.monotonic() - started
+        alert.refresh_from_db()
+        assert alert.fanout == alert.Fanout.DONE, "the fan-out did not run"
+        result = fanout.Result(alert.recipients, -(-alert.recipients // fanout.BATCH), seconds)
         times.append(seconds)
         print(
             f"run {run}: {result.recipients:,} recipients, {result.batches} batches, approval → "

@@ -203,7 +203,12 @@ class OutboundMessage(models.Model):
         EXPIRED = "expired", _("expired")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="outbound")
+    # Indexes cost every insert (an alert writes hundreds of thousands of rows): the foreign
+    # keys that lead a composite index below have no index of their own, and columns that are
+    # empty on almost every row are indexed only where set.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="outbound", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="outbound")
     text = models.TextField()
     encoding = models.CharField(max_length=8, default="gsm7")  # gsm7 | ucs2 | text
@@ -214,7 +219,7 @@ class OutboundMessage(models.Model):
     even_if_opted_out = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     # Unique when set: one message per cause (e.g. "reply:<inbound id>", "alert:<id>:<contact>").
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     cause = models.CharField(max_length=20, blank=True)  # conversation, staff_reply, alert, …
     priority = models.SmallIntegerField(default=0)  # higher first
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -223,14 +228,19 @@ class OutboundMessage(models.Model):
     # A claim is a lease: a sender that dies leaves rows whose lease runs out and are retried.
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=40, blank=True)
-    provider_id = models.CharField(max_length=200, blank=True, db_index=True)
+    provider_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     report = models.ForeignKey(
-        "reports.Report", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "reports.Report",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -238,22 +248,49 @@ class OutboundMessage(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     in_reply_to = models.ForeignKey(
-        InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+        InboundMessage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        db_index=False,
     )
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # A constraint, not unique=True: no second (LIKE) index on PostgreSQL.
+            models.UniqueConstraint(fields=["dedupe_key"], name="messaging_outbox_dedupe_key")
+        ]
         indexes = [
-            models.Index(fields=["channel", "status", "next_attempt_at"]),
             # The senders' claim: due rows of one channel, highest priority first.
             models.Index(
                 fields=["channel", "status", "-priority", "next_attempt_at"],
                 name="messaging_outbox_claim",
             ),
             models.Index(fields=["status", "claimed_until"]),
-            models.Index(fields=["report", "created_at"]),
+            models.Index(
+                fields=["report", "created_at"],
+                condition=Q(report__isnull=False),
+                name="messaging_outbox_report",
+            ),
+            # Delivery reports find rows by the provider's id once sent.
+            models.Index(
+                fields=["provider_id"],
+                condition=~Q(provider_id=""),
+                name="messaging_outbox_provider",
+            ),
+            models.Index(
+                fields=["author"], condition=Q(author__isnull=False), name="messaging_outbox_author"
+            ),
+            models.Index(
+                fields=["in_reply_to"],
+                condition=Q(in_reply_to__isnull=False),
+                name="messaging_outbox_in_reply_to",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -97,6 +97,10 @@ PASSTHROUGH = {
     "tor-config": ("tor_config", "print torrc lines for an onion service in front of Sereno"),
     "sender": ("messaging_sender", "send queued messages (SMS, WhatsApp, Telegram, e-mail)"),
     "poll-email": ("messaging_poll_email", "fetch inbound e-mail from the reply mailbox (IMAP)"),
+    "detect": (
+        "detect",
+        "scan for emerging clusters (or SaTScan files: --satscan-cas/--satscan-geo)",
+    ),
 }
 
 

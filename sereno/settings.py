@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "sereno.public",
     "sereno.messaging",
     "sereno.tips",
+    "sereno.detection",
 ]
 
 MIDDLEWARE = [

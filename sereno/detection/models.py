@@ -31,6 +31,9 @@ class DetectionRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
+    def __str__(self) -> str:
+        return f"detection run {self.pk} ({self.state})"
+
 
 class Signal(models.Model):
     """A cluster found by a detector, with SaTScan's fields. Staff-only: never public."""
@@ -75,3 +78,6 @@ class Signal(models.Model):
             )
         ]
         indexes = [models.Index(fields=["state", "recurrence_days"])]
+
+    def __str__(self) -> str:
+        return f"{self.detector} signal {self.pk}: {self.cases} cases to {self.end_date}"

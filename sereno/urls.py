@@ -7,6 +7,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("sereno.accounts.urls")),
     path("staff/channels/", include("sereno.messaging.staff_urls")),
+    path("staff/signals/", include("sereno.detection.urls")),
     path("staff/", include("sereno.reports.urls")),
     path("desk/", include("sereno.moderation.urls")),
     path("hooks/", include("sereno.messaging.urls")),

@@ -9,7 +9,7 @@ import numpy as np
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from sereno.detection.models import Signal
+from sereno.detection.models import DetectionRun, Signal
 from sereno.geo.models import Area
 from sereno.reports.models import Report, Status
 
@@ -65,3 +65,7 @@ def signals_for_staff(*, min_recurrence_days: float) -> QuerySet[Signal]:
         state__in=[Signal.State.NEW, Signal.State.DRAFTED],
         recurrence_days__gte=min_recurrence_days,
     ).order_by("-run_at", "detector", "rank")
+
+
+def last_run() -> DetectionRun | None:
+    return DetectionRun.objects.order_by("-started_at").first()

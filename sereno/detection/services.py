@@ -9,7 +9,6 @@ import logging
 import secrets
 import time
 
-import h3
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +17,8 @@ from django.utils.translation import gettext as _
 from sereno.accounts.audit import audit_append
 from sereno.detection import conf, selectors
 from sereno.detection.models import DetectionRun, Detector, Signal
-from sereno.detection.scan import ScanInput, ScanParams, scan
+from sereno.detection.scan import ScanParams, scan
+from sereno.detection.scan.cells import cells_input
 from sereno.detection.scan.cusum import arl0, cusum, poisson_llr
 from sereno.detection.scan.model import EARTH_RADIUS_KM
 from sereno.lib.errors import NotAllowed
@@ -75,19 +75,9 @@ def _scan_params() -> ScanParams:
     )
 
 
-def scan_input(points: selectors.Points, n_days: int, resolution: int) -> ScanInput:
-    """Locations are H3 cells of the reports' points; coordinates are the cells' centres."""
-    has_point = np.isfinite(points.latitude) & np.isfinite(points.longitude)
-    lat, lon = points.latitude[has_point], points.longitude[has_point]
-    cells = [h3.latlng_to_cell(a, b, resolution) for a, b in zip(lat, lon, strict=True)]
-    ids, location = np.unique(np.array(cells, dtype=object), return_inverse=True)
-    coords = np.array([h3.cell_to_latlng(c) for c in ids], dtype=np.float64).reshape(-1, 2)
-    return ScanInput(list(ids), coords, location.astype(np.int64), points.day[has_point], n_days)
-
-
 def _spacetime(run, params, category, points, start, n_days) -> int:
     resolution = conf.get("DETECT_H3_RESOLUTION")
-    inp = scan_input(points, n_days, resolution)
+    inp = cells_input(points.latitude, points.longitude, points.day, n_days, resolution)
     if inp.total_cases < 2:
         return 0
     result = scan(inp, params)

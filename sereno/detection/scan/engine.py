@@ -86,9 +86,11 @@ def build_circles(inp: ScanInput, params: ScanParams) -> Circles:
 class Grid:
     """What every replicate shares: circles, the date margin and everything derived from it.
 
-    Under permutation only the cases inside a cylinder change, so its expected count and the
-    logarithms that depend on it are computed once: LLR = c·ln c − c·ln μ + (C−c)·ln(C−c) −
-    (C−c)·ln(C−μ), with x·ln x looked up for integer x.
+    Per-cylinder arrays are laid out windows × positions in the flat neighbour array: the
+    position of a circle's last member stands for the circle; positions inside a tie group
+    are not circles and get μ = ∞ so they never count. Under permutation only the cases in a
+    cylinder change, so μ and its logarithms are computed once: LLR = c·ln c − c·ln μ +
+    (C−c)·ln(C−c) − (C−c)·ln(C−μ), with x·ln x looked up for integer x.
     """
 
     circles: Circles
@@ -98,12 +100,12 @@ class Grid:
     total: int
     day_tail: np.ndarray  # cases in the last w days, w = 1..windows (fixed: date margin)
     min_cases: int
-    expected: np.ndarray  # windows × circles (every per-cylinder array is laid out so)
+    expected: np.ndarray  # windows × positions
     log_expected: np.ndarray
     log_rest: np.ndarray  # ln(C − μ)
     xlogx: np.ndarray  # k·ln k for k = 0..C
-    first: np.ndarray  # windows × circles: flat offsets of each circle's prefix sums
-    last: np.ndarray
+    segments: np.ndarray  # flat offsets where a centre's (or a window row's) run starts
+    last: np.ndarray  # per circle: position of its last member
 
 
 def make_grid(inp: ScanInput, params: ScanParams) -> Grid:
@@ -112,12 +114,19 @@ def make_grid(inp: ScanInput, params: ScanParams) -> Grid:
     day_tail = np.cumsum(per_day[::-1])[:windows]
     circles = build_circles(inp, params)
     total = inp.total_cases
-    expected = np.multiply.outer(day_tail, circles.cases) / total
-    rows = (np.arange(windows) * circles.neighbours.size)[:, None]
+    size = circles.neighbours.size
+    last = circles.end - 1
+    position_cases = np.zeros(size)
+    position_cases[last] = circles.cases
+    is_circle = np.zeros(size, dtype=bool)
+    is_circle[last] = True
+    expected = np.where(is_circle, np.multiply.outer(day_tail, position_cases) / total, np.inf)
     k = np.arange(total + 1, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         xlogx = np.where(k > 0, k * np.log(k), 0.0)
-        log_rest = np.log(total - expected)
+        log_expected = np.where(is_circle & (expected > 0), np.log(expected), 0.0)
+        log_rest = np.where(is_circle & (expected < total), np.log(total - expected), 0.0)
+    starts = np.unique(circles.start)
     return Grid(
         circles=circles,
         n_locations=inp.n_locations,
@@ -127,11 +136,11 @@ def make_grid(inp: ScanInput, params: ScanParams) -> Grid:
         day_tail=day_tail,
         min_cases=params.min_cases,
         expected=expected,
-        log_expected=np.log(expected, where=expected > 0, out=np.zeros_like(expected)),
-        log_rest=np.where(np.isfinite(log_rest), log_rest, 0.0),
+        log_expected=log_expected,
+        log_rest=log_rest,
         xlogx=xlogx,
-        first=rows + circles.start,
-        last=rows + circles.end,
+        segments=((np.arange(windows) * size)[:, None] + starts).ravel(),
+        last=last,
     )
 
 
@@ -145,20 +154,19 @@ def location_tails(grid: Grid, case_location: np.ndarray, case_day: np.ndarray) 
 
 
 def cylinder_cases(grid: Grid, tails: np.ndarray) -> np.ndarray:
-    """Cases in every window × circle: prefix sums along each centre's sorted neighbours.
+    """Cases in every window × position: prefix sums along each centre's sorted neighbours.
 
-    One flat cumulative sum over all windows' rows (contiguous, the fast direction); a
-    difference of two offsets in the same row cancels whatever came before it.
+    One segmented cumulative sum over the flat array: each run's first value is lowered by
+    the previous run's total, so the running total restarts at every centre and window row.
     """
-    gathered = tails[:, grid.circles.neighbours].ravel()
-    running = np.empty(gathered.size + 1, dtype=np.int64)
-    running[0] = 0
-    np.cumsum(gathered, out=running[1:])
-    return running[grid.last] - running[grid.first]
+    values = tails[:, grid.circles.neighbours].ravel()
+    if grid.segments.size > 1:
+        values[grid.segments[1:]] -= np.add.reduceat(values, grid.segments)[:-1]
+    return np.cumsum(values, out=values).reshape(grid.windows, -1)
 
 
 def llr_table(grid: Grid, tails: np.ndarray) -> np.ndarray:
-    """LLR of every window × circle; 0 where the cylinder is not a high-rate cluster."""
+    """LLR of every window × position; 0 where there is no high-rate cluster."""
     if not grid.circles.end.size:
         return np.zeros((grid.windows, 0))
     cases = cylinder_cases(grid, tails)
@@ -170,8 +178,18 @@ def llr_table(grid: Grid, tails: np.ndarray) -> np.ndarray:
 
 
 def max_llr(grid: Grid, case_location: np.ndarray, case_day: np.ndarray) -> float:
-    table = llr_table(grid, location_tails(grid, case_location, case_day))
-    return float(table.max()) if table.size else 0.0
+    """The replicate's statistic; the LLR is evaluated only where the rate is high."""
+    if not grid.circles.end.size:
+        return 0.0
+    cases = cylinder_cases(grid, location_tails(grid, case_location, case_day))
+    high = np.flatnonzero((cases > grid.expected) & (cases >= grid.min_cases))
+    if not high.size:
+        return 0.0
+    c = cases.ravel()[high]
+    rest = grid.total - c
+    value = grid.xlogx[c] - c * grid.log_expected.ravel()[high]
+    value += grid.xlogx[rest] - rest * grid.log_rest.ravel()[high]
+    return float(value.max())
 
 
 def top_clusters(grid: Grid, inp: ScanInput, table: np.ndarray) -> list[Cluster]:
@@ -179,7 +197,7 @@ def top_clusters(grid: Grid, inp: ScanInput, table: np.ndarray) -> list[Cluster]
     c = grid.circles
     if not table.size or table.max() <= 0:
         return []
-    table = table.T  # circles × windows
+    table = table[:, grid.last].T  # circles × windows
     flat_best = table.argmax(axis=1)
     best_llr = table[np.arange(table.shape[0]), flat_best]
     chosen: list[Cluster] = []
@@ -208,8 +226,8 @@ def top_clusters(grid: Grid, inp: ScanInput, table: np.ndarray) -> list[Cluster]
                 radius_km=float(c.radius_km[row]),
                 window_days=w + 1,
                 cases=cases,
-                expected=float(grid.expected[w, row]),
-                llr=float(llr(cases, grid.expected[w, row], grid.total)),
+                expected=float(grid.expected[w, grid.last[row]]),
+                llr=float(llr(cases, grid.expected[w, grid.last[row]], grid.total)),
             )
         )
         taken.update(members)

@@ -44,3 +44,9 @@ def get(name: str):
     if hasattr(settings, name):
         return getattr(settings, name)
     return _DEFAULTS[name]()
+
+
+def schedule() -> tuple[str, str]:
+    """(minute, hour) of the daily run, read when the worker imports the task."""
+    fields = str(get("DETECT_SCHEDULE")).split()
+    return fields[0] if fields else "30", fields[1] if len(fields) > 1 else "*"

@@ -6,7 +6,7 @@ from huey.contrib.djhuey import db_periodic_task, lock_task
 from sereno.detection import conf
 from sereno.detection.services import detection_run
 
-_minute, _hour = (conf._DEFAULTS["DETECT_SCHEDULE"]().split() + ["*"])[:2]
+_minute, _hour = conf.schedule()
 
 
 @db_periodic_task(crontab(minute=_minute, hour=_hour))

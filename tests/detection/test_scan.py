@@ -128,3 +128,15 @@ def test_early_stop_after_fifty_replicates_beat_the_observed():
 def test_recurrence_interval_for_daily_and_weekly_runs():
     assert recurrence_days(0.001, 1) == pytest.approx(1000)
     assert recurrence_days(0.01, 7) == pytest.approx(1 / (1 - 0.99 ** (1 / 7)))
+
+
+def test_cusum_alarms_on_a_rise_and_not_on_steady_counts():
+    from sereno.detection.scan.cusum import arl0, cusum
+
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(3.0, size=(20, 120))
+    counts[7, -4:] += 12  # one area rises over its last four days
+    surges = cusum(counts, baseline=90, monitor=14, k=0.5, h=5.0, min_cases=5)
+    assert [s.area for s in surges] == [7]
+    assert surges[0].first_day >= 120 - 14 and surges[0].cases > surges[0].expected + 40
+    assert arl0(0.5, 5.0) == pytest.approx(938, abs=1)

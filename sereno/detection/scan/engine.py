@@ -271,7 +271,9 @@ def _monte_carlo(grid: Grid, inp: ScanInput, params: ScanParams, observed: float
             if take(_replicates(params.seed, first, last)):
                 break
     else:
-        context = multiprocessing.get_context("fork")
+        # Not fork: the Huey worker has threads, and a forked child could inherit a held lock.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         with ProcessPoolExecutor(workers, context, initializer=_init, initargs=(grid, inp)) as pool:
             futures = [pool.submit(_replicates, params.seed, a, b) for a, b in chunks]
             for future in futures:

@@ -267,9 +267,12 @@ def _monte_carlo(grid: Grid, inp: ScanInput, params: ScanParams, observed: float
     workers = min(params.workers or os.cpu_count() or 1, len(chunks))
     if workers <= 1 or observed <= 0:
         _init(grid, inp)
-        for first, last in chunks:
-            if take(_replicates(params.seed, first, last)):
-                break
+        try:
+            for first, last in chunks:
+                if take(_replicates(params.seed, first, last)):
+                    break
+        finally:
+            _init(None, None)  # type: ignore[arg-type]
     else:
         # Not fork: the Huey worker has threads, and a forked child could inherit a held lock.
         methods = multiprocessing.get_all_start_methods()

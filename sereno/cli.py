@@ -98,6 +98,10 @@ PASSTHROUGH = {
     "sender": ("messaging_sender", "send queued messages (SMS, WhatsApp, Telegram, e-mail)"),
     "poll-email": ("messaging_poll_email", "fetch inbound e-mail from the reply mailbox (IMAP)"),
     "fan-out": ("alerts_fanout", "write the outbox rows of a published alert (or resume them)"),
+    "detect": (
+        "detect",
+        "scan for emerging clusters (or SaTScan files: --satscan-cas/--satscan-geo)",
+    ),
 }
 
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "sereno.tips",
     "sereno.subscriptions",
     "sereno.alerts",
+    "sereno.detection",
 ]
 
 MIDDLEWARE = [

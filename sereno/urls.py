@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/", include("sereno.accounts.urls")),
     path("staff/channels/", include("sereno.messaging.staff_urls")),
     path("staff/alerts/", include("sereno.alerts.urls")),
+    path("staff/signals/", include("sereno.detection.urls")),
     path("staff/", include("sereno.reports.urls")),
     path("desk/", include("sereno.moderation.urls")),
     path("hooks/", include("sereno.messaging.urls")),

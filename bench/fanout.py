@@ -241,10 +241,11 @@ def main() -> None:
         seconds = time.monotonic() - started
         alert.refresh_from_db()
         assert alert.fanout == alert.Fanout.DONE, "the fan-out did not run"
-        result = fanout.Result(alert.recipients, -(-alert.recipients // fanout.BATCH), seconds)
+        result = fanout.Result(alert.recipients, alert.fanout_parts.count(), seconds)
         times.append(seconds)
         print(
-            f"run {run}: {result.recipients:,} recipients, {result.batches} batches, approval → "
+            f"run {run}: {result.recipients:,} recipients in {result.batches} parts of batches of "
+            f"{fanout.BATCH:,}, approval → "
             f"every outbox row {seconds:.2f} s ({result.recipients / seconds:,.0f} rows/s)",
             flush=True,
         )

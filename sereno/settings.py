@@ -36,6 +36,8 @@ PUBLIC_URL = env_str("SERENO_PUBLIC_URL", "").rstrip("/")
 CAP_SENDER = env_str(
     "SERENO_CAP_SENDER", f"alerts@{PUBLIC_URL.partition('://')[2].split('/')[0] or 'localhost'}"
 )
+# An alert's fan-out is written in this many parts, side by side on PostgreSQL (one per core).
+FANOUT_PARTS = max(1, env_int("SERENO_FANOUT_PARTS", 2))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

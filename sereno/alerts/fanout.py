@@ -16,16 +16,18 @@ import bisect
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from sereno.alerts.models import Alert, AlertRecipient
+from sereno.alerts.models import Alert, AlertRecipient, FanoutPart
 from sereno.geo.models import ZoneCell
 from sereno.lib import gsm7
 from sereno.lib.sqlids import ids_param, ids_subquery, rows_param, rows_subquery
@@ -131,8 +133,12 @@ def recipients_query(alert: Alert):
     )
 
 
-def fan_out(*, alert_id: int, batch_size: int = BATCH) -> Result:
-    """Write the outbox rows of a published alert; resumable, safe to run twice at once."""
+def fan_out(*, alert_id: int, batch_size: int = BATCH, parts: int | None = None) -> Result:
+    """Write the outbox rows of a published alert; resumable, safe to run twice at once.
+
+    The contacts are split in `parts` by contact id (SERENO_FANOUT_PARTS, fixed for an alert
+    once it started); on PostgreSQL each part is written by its own thread and connection, so
+    the database uses every core."""
     started = time.monotonic()
     alert = Alert.objects.get(pk=alert_id)
     if alert.state not in (Alert.State.PUBLISHED, Alert.State.SUPERSEDED):
@@ -143,35 +149,71 @@ def fan_out(*, alert_id: int, batch_size: int = BATCH) -> Result:
     Alert.objects.filter(pk=alert_id, fanout=Alert.Fanout.NONE).update(
         fanout=Alert.Fanout.RUNNING, fanout_started_at=now, fanout_beat_at=now
     )
-    reached = recipients_query(alert).filter(contact_id__gt=alert.fanout_cursor)
+    cursors = _parts(alert, parts or settings.FANOUT_PARTS)
+    reached = recipients_query(alert).filter(contact_id__gt=min(cursors))
     first = reached.values("contact_id").annotate(first=Min("id")).values("first")
     # (contact, channel, language) of each contact's first matching subscription, by contact:
-    # the plan the batches follow.
-    plan = list(
-        Subscription.objects.filter(id__in=first)
-        .order_by("contact_id")
-        .values_list("contact_id", "channel_id", "language")
-    )
-    channels = list(Channel.objects.filter(pk__in={channel for _c, channel, _l in plan}))
+    # the plan the batches follow, cut into the parts.
+    plan = Subscription.objects.filter(id__in=first).order_by("contact_id")
+    plans: list[list] = [[] for _ in cursors]
+    for row in plan.values_list("contact_id", "channel_id", "language").iterator(10_000):
+        part = row[0] % len(cursors)
+        if row[0] > cursors[part]:
+            plans[part].append(row)
+    channels = list(Channel.objects.filter(pk__in={row[1] for rows in plans for row in rows}))
     texts = {language: message_text(alert, language) for language in LANGUAGES}
-    batches = done = 0
-    while (written := _write_batch(alert, plan, channels, texts, batch_size)) is not None:
-        batches += 1
-        done += written
+
+    def write(part: int) -> tuple[int, int]:
+        batches = done = 0
+        while (
+            n := _write_batch(alert, part, plans[part], channels, texts, batch_size)
+        ) is not None:
+            batches, done = batches + 1, done + n
+        return batches, done
+
+    if connection.vendor == "postgresql" and len(plans) > 1 and not connection.in_atomic_block:
+        with ThreadPoolExecutor(len(plans)) as pool:
+            results = list(pool.map(_in_own_connection(write), range(len(plans))))
+    else:  # SQLite writes one transaction at a time anyway
+        results = [write(part) for part in range(len(plans))]
+    batches, done = (sum(column) for column in zip(*results, strict=True))
+    total = FanoutPart.objects.filter(alert=alert).aggregate(n=Sum("recipients"))["n"] or 0
     Alert.objects.filter(pk=alert_id).exclude(fanout=Alert.Fanout.DONE).update(
-        fanout=Alert.Fanout.DONE, fanout_finished_at=timezone.now()
+        fanout=Alert.Fanout.DONE, fanout_finished_at=timezone.now(), recipients=total
     )
     seconds = time.monotonic() - started
     log.info("alert %s: %d recipients in %d batches, %.1f s", alert_id, done, batches, seconds)
     return Result(done, batches, seconds)
 
 
-def _write_batch(alert, plan, channels, texts, batch_size) -> int | None:
-    """The contacts after the cursor, up to batch_size of them, in one transaction; None when
-    nothing is left."""
+def _parts(alert: Alert, count: int) -> list[int]:
+    """The cursors of the alert's parts, made on its first run (their number then stays)."""
+    if not FanoutPart.objects.filter(alert=alert).exists():
+        FanoutPart.objects.bulk_create(
+            [FanoutPart(alert=alert, part=p) for p in range(max(1, count))],
+            ignore_conflicts=True,
+        )
+    return list(
+        FanoutPart.objects.filter(alert=alert).order_by("part").values_list("cursor", flat=True)
+    )
+
+
+def _in_own_connection(function):
+    def run(*args):
+        try:
+            return function(*args)
+        finally:
+            connection.close()  # this thread's connection
+
+    return run
+
+
+def _write_batch(alert, part, plan, channels, texts, batch_size) -> int | None:
+    """The part's next contacts after its cursor, up to batch_size of them, in one
+    transaction; None when nothing is left."""
     with transaction.atomic():
-        cursor = Alert.objects.select_for_update().values_list("fanout_cursor", flat=True)
-        start = bisect.bisect_right(plan, (cursor.get(pk=alert.pk), math.inf))
+        locked = FanoutPart.objects.select_for_update().filter(alert=alert, part=part)
+        start = bisect.bisect_right(plan, (locked.values_list("cursor", flat=True).get(), math.inf))
         chunk = plan[start : start + batch_size]
         if not chunk:
             return None
@@ -190,10 +232,8 @@ def _write_batch(alert, plan, channels, texts, batch_size) -> int | None:
                 _RECIPIENTS_SQL.format(ids=ids_subquery()),
                 [alert.pk, ids_param(message for message, _contact in written)],
             )
-        Alert.objects.filter(pk=alert.pk).update(
-            fanout_cursor=chunk[-1][0],
-            recipients=F("recipients") + len(written),
-            fanout_beat_at=timezone.now(),
+        locked.update(
+            cursor=chunk[-1][0], recipients=F("recipients") + len(written), beat_at=timezone.now()
         )
         return len(written)
 
@@ -212,10 +252,12 @@ def resume_unfinished(*, stale_seconds: float = STALE_SECONDS) -> int:
     published = Alert.objects.filter(
         state__in=[Alert.State.PUBLISHED, Alert.State.SUPERSEDED], expires__gt=now
     )
+    beats = published.annotate(beat=Max("fanout_parts__beat_at"))
     ids = list(
-        published.filter(
+        beats.filter(
             Q(fanout=Alert.Fanout.NONE, published_at__lt=stale)
-            | Q(fanout=Alert.Fanout.RUNNING, fanout_beat_at__lt=stale)
+            | Q(fanout=Alert.Fanout.RUNNING, beat__lt=stale)
+            | Q(fanout=Alert.Fanout.RUNNING, beat__isnull=True, fanout_beat_at__lt=stale)
         ).values_list("pk", flat=True)
     )
     for alert_id in ids:
@@ -239,8 +281,12 @@ def progress(alert: Alert) -> dict:
     for row in rows:
         counts[row["status"]] = row["n"]
     alert.refresh_from_db(fields=["recipients", "fanout"])
+    recipients = alert.recipients
+    if alert.fanout != Alert.Fanout.DONE:
+        written = FanoutPart.objects.filter(alert=alert).aggregate(n=Sum("recipients"))["n"]
+        recipients = written or 0
     return {
-        "recipients": alert.recipients,
+        "recipients": recipients,
         **counts,
         "done": alert.fanout == Alert.Fanout.DONE,
     }

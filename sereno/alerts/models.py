@@ -102,9 +102,8 @@ class Alert(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     rejected_reason = models.TextField(blank=True)
-    # Fan-out bookkeeping (see fanout.py): resumable after a crash from `fanout_cursor`.
+    # Fan-out bookkeeping (see fanout.py; each part's cursor is a FanoutPart row).
     fanout = models.CharField(max_length=8, choices=Fanout.choices, default=Fanout.NONE)
-    fanout_cursor = models.BigIntegerField(default=0)
     fanout_started_at = models.DateTimeField(null=True, blank=True)
     fanout_finished_at = models.DateTimeField(null=True, blank=True)
     # Moved by every batch: a running fan-out whose beat stops has died and is resumed.
@@ -147,3 +146,23 @@ class AlertRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"alert {self.alert_id} → contact {self.contact_id}"
+
+
+class FanoutPart(models.Model):
+    """One part of an alert's fan-out (the contacts whose id modulo the number of parts is
+    `part`), written in batches by one worker: the last contact id written, under a row lock
+    that lets the parts run side by side and each resume after a crash."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="fanout_parts")
+    part = models.PositiveSmallIntegerField()
+    cursor = models.BigIntegerField(default=0)
+    recipients = models.PositiveIntegerField(default=0)
+    beat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "part"], name="alert_fanout_part_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.alert_id} part {self.part}"

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from sereno.alerts import fanout
-from sereno.alerts.models import Alert, AlertRecipient
+from sereno.alerts.models import Alert, AlertRecipient, FanoutPart
 from sereno.lib import gsm7
 from sereno.messaging import outbox
 from sereno.messaging.models import Channel, OutboundMessage
@@ -115,15 +115,23 @@ def test_a_crash_midway_resumes_after_the_last_batch(sms, alert, monkeypatch):
 
     monkeypatch.setattr(outbox, "enqueue_select", dies_in_the_third_batch)
     with pytest.raises(SystemExit):
-        fanout.fan_out(alert_id=alert.pk, batch_size=3)
+        fanout.fan_out(alert_id=alert.pk, batch_size=3, parts=2)
     alert.refresh_from_db()
-    assert (alert.recipients, alert.fanout) == (6, Alert.Fanout.RUNNING)
-    assert OutboundMessage.objects.filter(cause="alert").count() == 6  # batch 3 rolled back
+    # Part 0 (even contact ids) wrote its two batches; part 1's first batch rolled back.
+    assert alert.fanout == Alert.Fanout.RUNNING
+    assert fanout.progress(alert)["recipients"] == 5
+    assert OutboundMessage.objects.filter(cause="alert").count() == 5
+    assert list(FanoutPart.objects.filter(alert=alert).values_list("part", "recipients")) == [
+        (0, 5),
+        (1, 0),
+    ]
 
     monkeypatch.setattr(outbox, "enqueue_select", real)
-    fanout.fan_out(alert_id=alert.pk, batch_size=3)
+    fanout.fan_out(alert_id=alert.pk, batch_size=3, parts=4)  # the parts stay as they were
     reached = sent_to(alert)
     assert len(reached) == 10 and set(reached.values()) == {1}
+    alert.refresh_from_db()
+    assert alert.recipients == 10 and FanoutPart.objects.filter(alert=alert).count() == 2
 
 
 def test_the_periodic_task_resumes_only_fan_outs_that_stopped(sms, moderator):

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -105,10 +105,6 @@ def enqueue(
     channel = channel or contact.last_channel
     if channel is None:
         return None
-    if dedupe_key:
-        existing = OutboundMessage.objects.filter(dedupe_key=dedupe_key).first()
-        if existing is not None:
-            return existing
     text, encoding, segments, cost = estimate(channel=channel, text=text)
     now = timezone.now()
     row = OutboundMessage(
@@ -129,15 +125,38 @@ def enqueue(
         in_reply_to=in_reply_to,
         even_if_opted_out=even_if_opted_out,
     )
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        if not dedupe_key:
-            raise
-        return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    if dedupe_key:
+        if not _insert_once(row):
+            return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    else:
+        row.save(force_insert=True)
     transaction.on_commit(_wake_after_commit)
     return row
+
+
+def _insert_once(row: OutboundMessage) -> bool:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id: one statement where a lookup,
+    a savepoint, the insert and its release were four (PostgreSQL, and SQLite >= 3.35).
+    False when a row with this key exists already."""
+    meta = OutboundMessage._meta
+    q = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    columns = ", ".join(q(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    key = q(meta.get_field("dedupe_key").column)
+    # Names come from the model's own metadata; every value is a parameter.
+    sql = f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    sql += f" ON CONFLICT ({key}) DO NOTHING RETURNING {q(meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return False
+    row.pk = inserted[0]
+    row._state.adding = False
+    row._state.db = connection.alias
+    return True
 
 
 _last_wake = 0.0
@@ -479,6 +498,8 @@ def status_record(*, channel: Channel, update: StatusUpdate) -> int | None:
         rows = rows.filter(provider_id=update.provider_id)
     else:
         return None
+    if connection.vendor == "postgresql":
+        return _status_record_one_statement(rows, update)
     found = rows.values_list("pk", flat=True)[:1]
     if not found:
         return None
@@ -504,3 +525,52 @@ def status_record(*, channel: Channel, update: StatusUpdate) -> int | None:
         elif update.status == "sent":
             this.filter(status__in=[S.SENDING, S.QUEUED]).update(status=S.SENT, sent_at=now)
     return message_id
+
+
+# What a report changes, and on which rows (the others keep their status; the event is
+# written all the same).
+_REPORTED = {
+    "delivered": ("{status} = %s, {delivered_at} = %s, {sent_at} = COALESCE({sent_at}, %s)",
+                  "{status} <> %s"),
+    "failed": ("{status} = %s, {failed_at} = %s, {error} = %s", "{status} NOT IN (%s, %s)"),
+    "sent": ("{status} = %s, {sent_at} = %s", "{status} IN (%s, %s)"),
+}  # fmt: skip
+
+
+def _status_record_one_statement(rows, update: StatusUpdate) -> int | None:
+    """PostgreSQL: find the row, write the event and move the row in one statement (data-
+    modifying CTEs), where the ORM needs a lookup, a transaction and two writes. The UPDATE's
+    condition is re-checked against a concurrent report's change, as the ORM's is."""
+    now = timezone.now()
+    q = connection.ops.quote_name
+    meta, event = OutboundMessage._meta, DeliveryEvent._meta
+    names = ("status", "delivered_at", "sent_at", "failed_at", "error")
+    columns = {name: q(meta.get_field(name).column) for name in names}
+    assignments, condition = (part.format(**columns) for part in _REPORTED[update.status])
+    if update.status == "delivered":
+        values, kept = [S.DELIVERED, now, now], [S.DELIVERED]
+    elif update.status == "failed":
+        values = [S.FAILED, now, (update.detail or update.code)[:300]]
+        kept = [S.DELIVERED, S.FAILED]
+    else:
+        values, kept = [S.SENT, now], [S.SENDING, S.QUEUED]
+    find, find_params = rows.values("pk")[:1].query.sql_with_params()
+    event_columns = ", ".join(
+        q(event.get_field(name).column) for name in ("message", "status", "code", "detail", "at")
+    )
+    table, pk = q(meta.db_table), q(meta.pk.column)
+    # Names come from the models' metadata; every value is a parameter.
+    sql = (
+        f"WITH target AS ({find}), "  # noqa: S608
+        f"event AS (INSERT INTO {q(event.db_table)} ({event_columns})"
+        " SELECT pk, %s, %s, %s, %s FROM target), "
+        f"moved AS (UPDATE {table} SET {assignments} WHERE {pk} IN (SELECT pk FROM target)"
+        f" AND {condition}) "
+        "SELECT pk FROM target"
+    )
+    params = [*find_params, update.status, update.code[:40], update.detail[:300], now,
+              *values, *kept]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    return found[0] if found else None

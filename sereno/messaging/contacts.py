@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sereno.lib.crypto import keyed_hash, seal_text
+from sereno.lib.db import insert_or_nothing
 from sereno.lib.errors import InvalidInput
 from sereno.messaging.models import CONTACT_ADDRESS_PURPOSE, Contact
 
@@ -80,19 +80,18 @@ def contact_for(*, scheme: str, raw: str, channel=None, language: str = "") -> C
     now = timezone.now()
     contact = Contact.objects.filter(address_hash=digest).first()
     if contact is None:
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    scheme=scheme,
-                    address_hash=digest,
-                    address_encrypted=seal_text(normalised, purpose=CONTACT_ADDRESS_PURPOSE),
-                    language=language or (channel.language if channel else "es"),
-                    last_channel=channel,
-                    last_seen_at=now,
-                )
+        contact = Contact(
+            scheme=scheme,
+            address_hash=digest,
+            address_encrypted=seal_text(normalised, purpose=CONTACT_ADDRESS_PURPOSE),
+            language=language or (channel.language if channel else "es"),
+            last_channel=channel,
+            last_seen_at=now,
+        )
+        # One statement (no transaction of its own); another request may have created it.
+        if insert_or_nothing(contact, conflict="address_hash"):
             return contact
-        except IntegrityError:
-            contact = Contact.objects.get(address_hash=digest)
+        contact = Contact.objects.get(address_hash=digest)
     if channel is not None and (
         contact.last_channel_id != channel.pk
         or contact.last_seen_at is None

@@ -29,6 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sereno.lib import gsm7
+from sereno.lib.db import insert_or_nothing
 from sereno.messaging.models import Channel, Contact, DeliveryEvent, OutboundMessage
 from sereno.messaging.transports import transport_class
 from sereno.messaging.transports.base import StatusUpdate
@@ -126,37 +127,13 @@ def enqueue(
         even_if_opted_out=even_if_opted_out,
     )
     if dedupe_key:
-        if not _insert_once(row):
+        # One statement, no lookup first and no savepoint (a reply is one per message).
+        if not insert_or_nothing(row, conflict="dedupe_key"):
             return OutboundMessage.objects.get(dedupe_key=dedupe_key)
     else:
         row.save(force_insert=True)
     transaction.on_commit(_wake_after_commit)
     return row
-
-
-def _insert_once(row: OutboundMessage) -> bool:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id: one statement where a lookup,
-    a savepoint, the insert and its release were four (PostgreSQL, and SQLite >= 3.35).
-    False when a row with this key exists already."""
-    meta = OutboundMessage._meta
-    q = connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    columns = ", ".join(q(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    key = q(meta.get_field("dedupe_key").column)
-    # Names come from the model's own metadata; every value is a parameter.
-    sql = f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    sql += f" ON CONFLICT ({key}) DO NOTHING RETURNING {q(meta.pk.column)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        inserted = cursor.fetchone()
-    if inserted is None:
-        return False
-    row.pk = inserted[0]
-    row._state.adding = False
-    row._state.db = connection.alias
-    return True
 
 
 _last_wake = 0.0

@@ -93,3 +93,52 @@ def test_the_batch_router_reads_once_per_batch_and_writes_once_per_row(kannel):
     # once per batch, and the rows marked handled by one statement.
     assert large - small == 20 * 2
     assert small - 5 * 2 <= 8
+
+
+@pytest.fixture
+def router_redis(settings):
+    import os
+
+    import redis
+
+    url = os.environ.get("SERENO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {url}")
+    settings.REDIS_URL = url
+    client = redis.Redis.from_url(url)
+    client.delete(services.ROUTER_SCHEDULED_KEY)
+    yield client
+    client.delete(services.ROUTER_SCHEDULED_KEY)
+
+
+def router_tasks(huey) -> int:
+    return sum(1 for task in huey.pending() if task.name.endswith("inbound_route_pending_task"))
+
+
+@pytest.mark.redis
+def test_a_burst_queues_one_router_task_and_the_next_message_another(
+    kannel, router_redis, django_capture_on_commit_callbacks
+):
+    from huey.contrib.djhuey import HUEY
+
+    from sereno.messaging.tasks import inbound_route_pending_task
+
+    HUEY.immediate = False
+    try:
+        before = router_tasks(HUEY)
+        with django_capture_on_commit_callbacks(execute=True):
+            burst = [store(kannel, f"+504970000{i:02d}", f"b{i}", "Balacera") for i in range(5)]
+        assert router_tasks(HUEY) == before + 1  # one task for five messages
+        inbound_route_pending_task.call_local()  # what the worker runs
+        assert outcomes(*burst) == ["new_report"] * 5
+        assert not router_redis.exists(services.ROUTER_SCHEDULED_KEY)
+        with django_capture_on_commit_callbacks(execute=True):
+            later = store(kannel, "+50497000099", "b99", "Balacera")
+        assert router_tasks(HUEY) == before + 2  # stored after the task began: a new one
+        inbound_route_pending_task.call_local()
+        assert outcomes(later) == ["new_report"]
+    finally:
+        HUEY.flush()
+        HUEY.immediate = True

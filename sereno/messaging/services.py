@@ -7,12 +7,15 @@ row back and nothing happens twice. Routing (opt-out/opt-in/help keywords, a con
 collects a report, a reply to staff) runs afterwards in a Huey task, enqueued when the row is
 committed (`tasks.inbound_route_task`), as RapidPro's courier hands messages to mailroom.
 
+`inbound_route_pending` (the batch router, what the worker runs when Redis is configured)
+routes the pending messages of many contacts in one transaction, each contact's in id order
+under its row lock (taken with SKIP LOCKED, so concurrent routers split the contacts);
 `inbound_route_contact` routes every pending message of one contact in id order while holding
 that contact's lock (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers),
-so that two quick answers from one phone are never routed out of order or at the same time.
-Each message is claimed and routed in a savepoint of its own that also writes its replies to
-the outbox. A message whose task was lost (a crash, a queue flushed) stays *pending* and the
-periodic `inbound_retry_pending` routes it.
+so that two quick answers from one phone are never routed out of order or at the same time,
+each in a savepoint of its own that also writes its replies to the outbox. A message whose
+task was lost (a crash, a queue flushed) stays *pending* and the periodic
+`inbound_retry_pending` routes it.
 
 With Huey in immediate mode (the tests, SERENO_QUEUE_IMMEDIATE) routing happens inline, as
 does `inbound_receive(..., route="inline")`.

@@ -51,8 +51,8 @@ def expire_conversations_task() -> int:
 @db_task()
 def inbound_route_task(contact_id: int) -> int:
     """Route a contact's pending inbound messages (enqueued by the webhook once it has stored
-    one). Several tasks for one contact serialise on the contact's lock; the later ones find
-    nothing left to do."""
+    one, when there is no Redis for the batch router). Several tasks for one contact serialise
+    on the contact's lock; the later ones find nothing left to do."""
     return services.inbound_route_contact(contact_id=contact_id)
 
 

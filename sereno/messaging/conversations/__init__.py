@@ -1,9 +1,10 @@
 """What an inbound message is, decided in one place: `route(message) -> outcome`.
 
-Called by `services.inbound_route_contact` inside the savepoint that claimed the message; every
-reply is an outbox row in that same transaction, keyed "reply:<message id>:<n>", so a message
-processed again (after a crash) never sends a second reply, and the report a conversation
-creates is keyed "conversation:<id>" so it is never created twice.
+Called by `services.inbound_route_pending` (a batch's transaction) or
+`services.inbound_route_contact` (a savepoint per message); every reply is an outbox row in that
+same transaction, keyed "reply:<message id>:<n>", so a message processed again (after a crash)
+never sends a second reply, and the report a conversation creates is keyed "conversation:<id>"
+so it is never created twice.
 
 Order (the first that applies wins; see docs/conversations.md):
 1. opt-out keyword (BAJA, STOP, …) → opted out everywhere, one confirmation;

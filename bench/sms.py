@@ -112,7 +112,10 @@ def _start_replying(config: dict) -> None:
             headers = _sendsms_headers(config["username"], config["password"], to)
             headers["X-Kannel-DLR-Mask"] = "31"
             headers["X-Kannel-DLR-Url"] = f"{base}/dlr/?event=%d"
-            send(REPLY_TEXT.encode(), headers)
+            try:
+                send(REPLY_TEXT.encode(), headers)
+            except Exception as error:  # the phase then times out, naming the shortfall
+                print(f"reply not sent: {error!r}", file=sys.stderr)
 
     for _ in range(int(config["threads"])):
         threading.Thread(target=worker, daemon=True).start()
@@ -163,12 +166,22 @@ def _sendsms_client(sendsms_url: str):
     import urllib.parse
 
     url = urllib.parse.urlsplit(sendsms_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
 
     def send(body: bytes, headers: dict[str, str]) -> None:
-        conn.request("POST", url.path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
+        # smsbox may close a keep-alive connection between two requests: a new connection and
+        # the request again, as Sereno's sender retries a network error.
+        for attempt in range(5):
+            try:
+                conn.request("POST", url.path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
         if response.status != 202:
             raise RuntimeError(f"sendsms answered {response.status}")
 

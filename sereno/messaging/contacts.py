@@ -5,10 +5,12 @@ Telegram chat ids and e-mail addresses are normalised by their own rules. The ad
 is never stored in clear and never shown to staff.
 """
 
+import functools
 from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -73,12 +75,28 @@ def find_contact(scheme: str, raw: str) -> Contact | None:
     return Contact.objects.filter(address_hash=address_hash(scheme, normalised)).first()
 
 
+@functools.cache
+def _by_hash_sql() -> str:
+    meta = Contact._meta
+    q = connection.ops.quote_name
+    columns = ", ".join(q(field.column) for field in meta.concrete_fields)
+    column = q(meta.get_field("address_hash").column)
+    # Names come from the model's own metadata; the hash is a parameter.
+    return f"SELECT {columns} FROM {q(meta.db_table)} WHERE {column} = %s"  # noqa: S608
+
+
+def _by_hash(digest: str) -> Contact | None:
+    """The contact by its hash, by a raw statement built once: the ORM compiling the same
+    SELECT for every inbound message cost a sixth of the webhook's CPU."""
+    return next(iter(Contact.objects.raw(_by_hash_sql(), [digest])), None)
+
+
 def contact_for(*, scheme: str, raw: str, channel=None, language: str = "") -> Contact:
     """The contact for this address, created on first sight. Safe under concurrency."""
     normalised = normalise(scheme, raw)
     digest = address_hash(scheme, normalised)
     now = timezone.now()
-    contact = Contact.objects.filter(address_hash=digest).first()
+    contact = _by_hash(digest)
     if contact is None:
         contact = Contact(
             scheme=scheme,

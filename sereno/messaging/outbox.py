@@ -13,6 +13,7 @@ claimable again once the lease runs out. That is the only way a message can go o
 (it was in flight at the crash). Logs name rows, never an address or a text.
 """
 
+import functools
 import logging
 import random
 import threading
@@ -468,15 +469,16 @@ def status_record(*, channel: Channel, update: StatusUpdate) -> int | None:
     rows = OutboundMessage.objects.filter(channel=channel)
     if update.message_uuid:
         try:
-            rows = rows.filter(uuid=uuid.UUID(str(update.message_uuid)))
+            key, value = "uuid", uuid.UUID(str(update.message_uuid))
         except ValueError:
             return None
     elif update.provider_id:
-        rows = rows.filter(provider_id=update.provider_id)
+        key, value = "provider_id", update.provider_id
     else:
         return None
     if connection.vendor == "postgresql":
-        return _status_record_one_statement(rows, update)
+        return _status_record_one_statement(channel, key, value, update)
+    rows = rows.filter(**{key: value})
     found = rows.values_list("pk", flat=True)[:1]
     if not found:
         return None
@@ -514,16 +516,11 @@ _REPORTED = {
 }  # fmt: skip
 
 
-def _status_record_one_statement(rows, update: StatusUpdate) -> int | None:
+def _status_record_one_statement(channel: Channel, key: str, value, update: StatusUpdate):
     """PostgreSQL: find the row, write the event and move the row in one statement (data-
     modifying CTEs), where the ORM needs a lookup, a transaction and two writes. The UPDATE's
     condition is re-checked against a concurrent report's change, as the ORM's is."""
     now = timezone.now()
-    q = connection.ops.quote_name
-    meta, event = OutboundMessage._meta, DeliveryEvent._meta
-    names = ("status", "delivered_at", "sent_at", "failed_at", "error")
-    columns = {name: q(meta.get_field(name).column) for name in names}
-    assignments, condition = (part.format(**columns) for part in _REPORTED[update.status])
     if update.status == "delivered":
         values, kept = [S.DELIVERED, now, now], [S.DELIVERED]
     elif update.status == "failed":
@@ -531,23 +528,35 @@ def _status_record_one_statement(rows, update: StatusUpdate) -> int | None:
         kept = [S.DELIVERED, S.FAILED]
     else:
         values, kept = [S.SENT, now], [S.SENDING, S.QUEUED]
-    find, find_params = rows.values("pk")[:1].query.sql_with_params()
+    params = [channel.pk, value, update.status, update.code[:40], update.detail[:300], now,
+              *values, *kept]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_report_sql(update.status, key), params)
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+@functools.cache
+def _report_sql(status: str, key: str) -> str:
+    """The statement for a report of `status` on the row whose `key` column matches (built
+    once: compiling it through the ORM for every report cost more than running it)."""
+    q = connection.ops.quote_name
+    meta, event = OutboundMessage._meta, DeliveryEvent._meta
+    names = ("status", "delivered_at", "sent_at", "failed_at", "error")
+    columns = {name: q(meta.get_field(name).column) for name in names}
+    assignments, condition = (part.format(**columns) for part in _REPORTED[status])
     event_columns = ", ".join(
         q(event.get_field(name).column) for name in ("message", "status", "code", "detail", "at")
     )
     table, pk = q(meta.db_table), q(meta.pk.column)
+    channel, match = q(meta.get_field("channel").column), q(meta.get_field(key).column)
     # Names come from the models' metadata; every value is a parameter.
-    sql = (
-        f"WITH target AS ({find}), "  # noqa: S608
+    return (
+        f"WITH target AS (SELECT {pk} AS pk FROM {table}"  # noqa: S608
+        f" WHERE {channel} = %s AND {match} = %s LIMIT 1), "
         f"event AS (INSERT INTO {q(event.db_table)} ({event_columns})"
         " SELECT pk, %s, %s, %s, %s FROM target), "
         f"moved AS (UPDATE {table} SET {assignments} WHERE {pk} IN (SELECT pk FROM target)"
         f" AND {condition}) "
         "SELECT pk FROM target"
     )
-    params = [*find_params, update.status, update.code[:40], update.detail[:300], now,
-              *values, *kept]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchone()
-    return found[0] if found else None

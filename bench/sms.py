@@ -80,11 +80,16 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
             _start_replying(json.loads(body))
             self._answer()
             return
+        if self.path == "/stop-replying":  # the phase is over (its gateway is about to stop)
+            _Trivial.replies = None
+            self._answer()
+            return
         with _Trivial.lock:
             _Trivial.count += 1
         self._answer()
-        if _Trivial.replies is not None and self.path.startswith("/in/"):
-            _Trivial.replies.put(self.headers.get("X-Kannel-From", ""))
+        replies = _Trivial.replies
+        if replies is not None and self.path.startswith("/in/"):
+            replies.put(self.headers.get("X-Kannel-From", ""))
 
     def log_message(self, *args):
         pass
@@ -102,13 +107,15 @@ def _start_replying(config: dict) -> None:
     """Answer every inbound message as Sereno does, after the webhook has answered: the same
     reply text through sendsms (POST, the same headers, delivery reports 31 to this server),
     from a pool of threads like Sereno's sender."""
-    _Trivial.replies = queue.Queue()
+    replies = _Trivial.replies = queue.Queue()
     base = config["dlr_base"]
 
     def worker() -> None:
         send = _sendsms_client(config["sendsms_url"])
         while True:
-            to = _Trivial.replies.get()
+            to = replies.get()
+            if _Trivial.replies is not replies:
+                continue  # stopped: the replies beyond the phase's count are dropped
             headers = _sendsms_headers(config["username"], config["password"], to)
             headers["X-Kannel-DLR-Mask"] = "31"
             headers["X-Kannel-DLR-Url"] = f"{base}/dlr/?event=%d"
@@ -267,7 +274,10 @@ def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
         started = time.monotonic()
         gateway.phone.send_lines(lines[n // 10 :])
         until_count(lambda: replies() - base, n, timeout=600, what="replies")
-        return rate(n, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/stop-replying", method="POST")
+        urllib.request.urlopen(request, data=b"", timeout=5).close()  # noqa: S310
+        return rate(n, elapsed)
 
 
 def _up(port: int) -> bool:

@@ -122,7 +122,8 @@ def _start_replying(config: dict) -> None:
             try:
                 send(REPLY_TEXT.encode(), headers)
             except Exception as error:  # the phase then times out, naming the shortfall
-                print(f"reply not sent: {error!r}", file=sys.stderr)
+                if _Trivial.replies is replies:  # (not after the phase: its gateway is gone)
+                    print(f"reply not sent: {error!r}", file=sys.stderr)
 
     for _ in range(int(config["threads"])):
         threading.Thread(target=worker, daemon=True).start()

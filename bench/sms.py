@@ -3,8 +3,11 @@
     make bench-sms                  # or: .venv/bin/python bench/sms.py --messages 3000
 
 Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free ports:
-1. Kannel inbound ceiling: fakesmsc -> smsbox post-url -> a trivial HTTP server (stdlib,
-   its own process, answers 200 with an empty body).
+1. Kannel inbound ceilings: fakesmsc -> smsbox post-url -> a trivial HTTP server (stdlib,
+   its own process, answers 200 with an empty body); once storing nothing and replying
+   nothing (the ceiling for "stored"), once replying to every message the way Sereno does
+   (the same reply text through sendsms, 16 threads, delivery reports to the trivial server:
+   the ceiling for "replies on the phones", the same Kannel work as Sereno's run).
 2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
    transport, 16 threads, the leanest client: http.client) -> fakesmsc, with delivery
    reports (to the trivial server) and without.
@@ -22,7 +25,9 @@ Target: Sereno >= 80 % of the gateway's ceiling in both directions.
 
 import argparse
 import http.server
+import json
 import os
+import queue
 import socketserver
 import subprocess
 import sys
@@ -42,6 +47,9 @@ SECRET = "bench-secret-7Hq2"  # noqa: S105 (a local benchmark's)
 SENDSMS_PASSWORD = "bench-sendsms"  # noqa: S105
 SHORT_CODE = "1234"
 INBOUND_TEXT = "Hubo una balacera en la colonia, ¿qué hacemos?"
+# Sereno's first question in Spanish after smart encoding (ó -> o: GSM-7, one segment): what
+# the replying trivial app sends, so that Kannel carries the same reply in both runs.
+REPLY_TEXT = "¿Donde paso? Lugar y municipio, ej.: Kennedy, Tegucigalpa"
 OUTBOUND_TEXT = "Alerta {i:05d}: corte de ruta en la CA-5 a la altura de Comayagua, señora."
 
 
@@ -49,6 +57,7 @@ OUTBOUND_TEXT = "Alerta {i:05d}: corte de ruta en la CA-5 a la altura de Comayag
 class _Trivial(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     count = 0
+    replies: "queue.Queue[str] | None" = None  # senders to answer, when replying
     lock = threading.Lock()
 
     def _answer(self, body: bytes = b"") -> None:
@@ -66,10 +75,21 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
         self._answer()
 
     def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/reply":  # start replying: {sendsms_url, username, password, threads}
+            _start_replying(json.loads(body))
+            self._answer()
+            return
+        if self.path == "/stop-replying":  # the phase is over (its gateway is about to stop)
+            _Trivial.replies = None
+            self._answer()
+            return
         with _Trivial.lock:
             _Trivial.count += 1
         self._answer()
+        replies = _Trivial.replies
+        if replies is not None and self.path.startswith("/in/"):
+            replies.put(self.headers.get("X-Kannel-From", ""))
 
     def log_message(self, *args):
         pass
@@ -81,6 +101,32 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def handle_error(self, request, client_address):
         pass  # smsbox's keep-alive connections reset when a gateway is stopped
+
+
+def _start_replying(config: dict) -> None:
+    """Answer every inbound message as Sereno does, after the webhook has answered: the same
+    reply text through sendsms (POST, the same headers, delivery reports 31 to this server),
+    from a pool of threads like Sereno's sender."""
+    replies = _Trivial.replies = queue.Queue()
+    base = config["dlr_base"]
+
+    def worker() -> None:
+        send = _sendsms_client(config["sendsms_url"])
+        while True:
+            to = replies.get()
+            if _Trivial.replies is not replies:
+                continue  # stopped: the replies beyond the phase's count are dropped
+            headers = _sendsms_headers(config["username"], config["password"], to)
+            headers["X-Kannel-DLR-Mask"] = "31"
+            headers["X-Kannel-DLR-Url"] = f"{base}/dlr/?event=%d"
+            try:
+                send(REPLY_TEXT.encode(), headers)
+            except Exception as error:  # the phase then times out, naming the shortfall
+                if _Trivial.replies is replies:  # (not after the phase: its gateway is gone)
+                    print(f"reply not sent: {error!r}", file=sys.stderr)
+
+    for _ in range(int(config["threads"])):
+        threading.Thread(target=worker, daemon=True).start()
 
 
 def trivial_server(port: int) -> None:
@@ -110,59 +156,83 @@ def phone_lines(gateway: Gateway, n: int, text: str, *, prefix: str) -> list[byt
     return [gateway.phone.line(f"+504{prefix}{i:07d}", SHORT_CODE, text) for i in range(n)]
 
 
-def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr: bool) -> None:
-    """sendsms as fast as the leanest client goes (http.client, one keep-alive connection per
-    thread: 0.2 ms of CPU per request, against urllib3's 0.35 and httpx's 0.8), so that the
-    figure is Kannel's ceiling and not the client's."""
+def _sendsms_headers(username: str, password: str, to: str) -> dict[str, str]:
+    return {
+        "Content-Type": "text/plain; charset=UTF-8",
+        "X-Kannel-Username": username,
+        "X-Kannel-Password": password,
+        "X-Kannel-From": SHORT_CODE,
+        "X-Kannel-To": to,
+    }
+
+
+def _sendsms_client(sendsms_url: str):
+    """send(body, headers) over one keep-alive connection of this thread: http.client, the
+    leanest client (0.2 ms of CPU per request, against urllib3's 0.35 and httpx's 0.8), so that
+    a ceiling is Kannel's and not the client's."""
     import http.client
     import urllib.parse
 
-    url = urllib.parse.urlsplit(gateway.sendsms_url)
+    url = urllib.parse.urlsplit(sendsms_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+
+    def send(body: bytes, headers: dict[str, str]) -> None:
+        # smsbox may close a keep-alive connection between two requests: a new connection and
+        # the request again, as Sereno's sender retries a network error.
+        for attempt in range(5):
+            try:
+                conn.request("POST", url.path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        if response.status != 202:
+            raise RuntimeError(f"sendsms answered {response.status}")
+
+    return send
+
+
+def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr: bool) -> None:
+    """sendsms as fast as the leanest client goes, one keep-alive connection per thread."""
     local = threading.local()
 
     def one(i: int) -> None:
-        headers = {
-            "Content-Type": "text/plain; charset=UTF-8",
-            "X-Kannel-Username": gateway.username,
-            "X-Kannel-Password": gateway.password,
-            "X-Kannel-From": SHORT_CODE,
-            "X-Kannel-To": f"+5049{i % 1000:07d}",
-        }
+        headers = _sendsms_headers(gateway.username, gateway.password, f"+5049{i % 1000:07d}")
         if dlr:
             headers["X-Kannel-DLR-Mask"] = "31"
             headers["X-Kannel-DLR-Url"] = f"{dlr_base}/dlr/?id={i}&event=%d"
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-        conn.request("POST", url.path, body=OUTBOUND_TEXT.format(i=i).encode(), headers=headers)
-        response = conn.getresponse()
-        response.read()
-        if response.status != 202:
-            raise RuntimeError(f"sendsms answered {response.status}")
+        send = getattr(local, "send", None)
+        if send is None:
+            send = local.send = _sendsms_client(gateway.sendsms_url)
+        send(OUTBOUND_TEXT.format(i=i).encode(), headers)
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, range(n)))
 
 
 # ---- phases ----------------------------------------------------------------------------------
-def kannel_ceiling(
-    work: Path, n: int, threads: int, *, inbound_only: bool = False
-) -> tuple[float, dict[bool, float]]:
+def kannel_ceiling(work: Path, n: int, threads: int, *, inbound_only: bool = False) -> dict:
+    """Kannel's rates against the trivial server: "inbound", "replies", ("outbound", dlr)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port)])
+    ceilings = {}
     try:
         wait_until(lambda: _up(port), timeout=10, what="trivial server")
         with Gateway(work / "ceiling-in", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
                      verbosity=3) as gateway:  # fmt: skip
-            lines = phone_lines(gateway, n, INBOUND_TEXT.replace("á", "a"), prefix="8")
+            lines = phone_lines(gateway, n, INBOUND_TEXT, prefix="8")
             gateway.phone.send_lines(lines[: n // 10])  # warm-up
             until_count(lambda: trivial_count(port), n // 10, timeout=60, what="warm-up")
             base = trivial_count(port)
             started = time.monotonic()
             gateway.phone.send_lines(lines)
             until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
-            inbound = rate(n, time.monotonic() - started)
-        outbound = {}
+            ceilings["inbound"] = rate(n, time.monotonic() - started)
+        ceilings["replies"] = _replying_ceiling(work, n, threads, port)
         for dlr in () if inbound_only else (True, False):
             with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
@@ -173,11 +243,42 @@ def kannel_ceiling(
                 sendsms_direct(gateway, n, dlr_base, threads, dlr=dlr)
                 until_count(lambda g=gateway, b=base: len(g.phone.received()) - b, n,
                             timeout=600, what="outbound")  # fmt: skip
-                outbound[dlr] = rate(n, time.monotonic() - started)
+                ceilings[("outbound", dlr)] = rate(n, time.monotonic() - started)
     finally:
         server.terminate()
         server.wait()
-    return inbound, outbound
+    return ceilings
+
+
+def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
+    """Inbound with a reply on the phone, the trivial server replying (Sereno's work for
+    Kannel: the message in, the reply out through sendsms, its two delivery reports)."""
+    import urllib.request
+
+    with Gateway(work / "ceiling-reply", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
+                 verbosity=3) as gateway:  # fmt: skip
+        config = {"sendsms_url": gateway.sendsms_url, "username": gateway.username,
+                  "password": gateway.password, "threads": threads,
+                  "dlr_base": f"http://127.0.0.1:{port}"}  # fmt: skip
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/reply", data=json.dumps(config).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+
+        def replies() -> int:
+            return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
+
+        lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
+        gateway.phone.send_lines(lines[: n // 10])  # warm-up
+        until_count(replies, n // 10, timeout=120, what="warm-up replies")
+        base = replies()
+        started = time.monotonic()
+        gateway.phone.send_lines(lines[n // 10 :])
+        until_count(lambda: replies() - base, n, timeout=600, what="replies")
+        elapsed = time.monotonic() - started
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/stop-replying", method="POST")
+        urllib.request.urlopen(request, data=b"", timeout=5).close()  # noqa: S310
+        return rate(n, elapsed)
 
 
 def _up(port: int) -> bool:
@@ -350,17 +451,18 @@ def main() -> int:
     print(f"gunicorn {args.workers} workers x {args.threads} threads; Huey"
           f" {args.route_workers} {args.route_worker_type} workers; sender"
           f" {args.sender_processes} x {args.sender_threads} threads")  # fmt: skip
-    ceiling_in, ceiling_out = None, {}
+    ceilings = {}
     if args.phase in ("all", "kannel"):
-        ceiling_in, ceiling_out = kannel_ceiling(
-            work, n, args.sender_threads, inbound_only=args.inbound_only
-        )
-        print(f"Kannel ceiling  inbound                     {ceiling_in:6.0f} msg/s"
+        ceilings = kannel_ceiling(work, n, args.sender_threads, inbound_only=args.inbound_only)
+        print(f"Kannel ceiling  inbound, no reply            {ceilings['inbound']:6.0f} msg/s"
               "  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
-        for dlr in ceiling_out:
-            label = "with delivery reports" if dlr else "without delivery reports"
-            print(f"Kannel ceiling  outbound {label:<24} {ceiling_out[dlr]:6.0f} msg/s"
-                  "  (sendsms -> fakesmsc)")  # fmt: skip
+        print(f"Kannel ceiling  inbound, reply on the phone  {ceilings['replies']:6.0f} msg/s"
+              "  (... -> trivial server -> sendsms with reports -> fakesmsc)")  # fmt: skip
+        for key in ceilings:
+            if isinstance(key, tuple):
+                label = "with delivery reports" if key[1] else "without delivery reports"
+                print(f"Kannel ceiling  outbound {label:<24} {ceilings[key]:6.0f} msg/s"
+                      "  (sendsms -> fakesmsc)")  # fmt: skip
     if args.phase in ("all", "sereno"):
         results = sereno_rates(args, work)
 
@@ -368,14 +470,14 @@ def main() -> int:
             share = f"  {value / ceiling:4.0%} of Kannel's" if ceiling else ""
             print(f"Sereno  {label:<36} {value:6.0f} msg/s{share}")
 
-        line("inbound stored (webhook answered)", results["inbound"], ceiling_in)
-        line("inbound routed, reply queued", results["routed"], ceiling_in)
-        line("inbound replies on the phones", results["replies"], ceiling_out.get(True))
+        line("inbound stored (webhook answered)", results["inbound"], ceilings.get("inbound"))
+        line("inbound routed, reply queued", results["routed"], None)
+        line("inbound replies on the phones", results["replies"], ceilings.get("replies"))
         if not args.inbound_only:
             line("outbound with delivery reports", results[("outbound", True)],
-                 ceiling_out.get(True))  # fmt: skip
+                 ceilings.get(("outbound", True)))  # fmt: skip
             line("outbound without delivery reports", results[("outbound", False)],
-                 ceiling_out.get(False))  # fmt: skip
+                 ceilings.get(("outbound", False)))  # fmt: skip
     return 0
 
 

@@ -5,15 +5,17 @@ Telegram chat ids and e-mail addresses are normalised by their own rules. The ad
 is never stored in clear and never shown to staff.
 """
 
+import functools
 from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sereno.lib.crypto import keyed_hash, seal_text
+from sereno.lib.db import insert_or_nothing
 from sereno.lib.errors import InvalidInput
 from sereno.messaging.models import CONTACT_ADDRESS_PURPOSE, Contact
 
@@ -73,26 +75,41 @@ def find_contact(scheme: str, raw: str) -> Contact | None:
     return Contact.objects.filter(address_hash=address_hash(scheme, normalised)).first()
 
 
+@functools.cache
+def _by_hash_sql() -> str:
+    meta = Contact._meta
+    q = connection.ops.quote_name
+    columns = ", ".join(q(field.column) for field in meta.concrete_fields)
+    column = q(meta.get_field("address_hash").column)
+    # Names come from the model's own metadata; the hash is a parameter.
+    return f"SELECT {columns} FROM {q(meta.db_table)} WHERE {column} = %s"  # noqa: S608
+
+
+def _by_hash(digest: str) -> Contact | None:
+    """The contact by its hash, by a raw statement built once: the ORM compiling the same
+    SELECT for every inbound message cost a sixth of the webhook's CPU."""
+    return next(iter(Contact.objects.raw(_by_hash_sql(), [digest])), None)
+
+
 def contact_for(*, scheme: str, raw: str, channel=None, language: str = "") -> Contact:
     """The contact for this address, created on first sight. Safe under concurrency."""
     normalised = normalise(scheme, raw)
     digest = address_hash(scheme, normalised)
     now = timezone.now()
-    contact = Contact.objects.filter(address_hash=digest).first()
+    contact = _by_hash(digest)
     if contact is None:
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    scheme=scheme,
-                    address_hash=digest,
-                    address_encrypted=seal_text(normalised, purpose=CONTACT_ADDRESS_PURPOSE),
-                    language=language or (channel.language if channel else "es"),
-                    last_channel=channel,
-                    last_seen_at=now,
-                )
+        contact = Contact(
+            scheme=scheme,
+            address_hash=digest,
+            address_encrypted=seal_text(normalised, purpose=CONTACT_ADDRESS_PURPOSE),
+            language=language or (channel.language if channel else "es"),
+            last_channel=channel,
+            last_seen_at=now,
+        )
+        # One statement (no transaction of its own); another request may have created it.
+        if insert_or_nothing(contact, conflict="address_hash"):
             return contact
-        except IntegrityError:
-            contact = Contact.objects.get(address_hash=digest)
+        contact = Contact.objects.get(address_hash=digest)
     if channel is not None and (
         contact.last_channel_id != channel.pk
         or contact.last_seen_at is None

@@ -13,6 +13,7 @@ claimable again once the lease runs out. That is the only way a message can go o
 (it was in flight at the crash). Logs name rows, never an address or a text.
 """
 
+import functools
 import logging
 import random
 import threading
@@ -23,12 +24,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sereno.lib import gsm7
+from sereno.lib.db import insert_or_nothing
 from sereno.messaging.models import Channel, Contact, DeliveryEvent, OutboundMessage
 from sereno.messaging.transports import transport_class
 from sereno.messaging.transports.base import StatusUpdate
@@ -105,10 +107,6 @@ def enqueue(
     channel = channel or contact.last_channel
     if channel is None:
         return None
-    if dedupe_key:
-        existing = OutboundMessage.objects.filter(dedupe_key=dedupe_key).first()
-        if existing is not None:
-            return existing
     text, encoding, segments, cost = estimate(channel=channel, text=text)
     now = timezone.now()
     row = OutboundMessage(
@@ -129,13 +127,12 @@ def enqueue(
         in_reply_to=in_reply_to,
         even_if_opted_out=even_if_opted_out,
     )
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        if not dedupe_key:
-            raise
-        return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    if dedupe_key:
+        # One statement, no lookup first and no savepoint (a reply is one per message).
+        if not insert_or_nothing(row, conflict="dedupe_key"):
+            return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    else:
+        row.save(force_insert=True)
     transaction.on_commit(_wake_after_commit)
     return row
 
@@ -567,13 +564,16 @@ def status_record(*, channel: Channel, update: StatusUpdate) -> int | None:
     rows = OutboundMessage.objects.filter(channel=channel)
     if update.message_uuid:
         try:
-            rows = rows.filter(uuid=uuid.UUID(str(update.message_uuid)))
+            key, value = "uuid", uuid.UUID(str(update.message_uuid))
         except ValueError:
             return None
     elif update.provider_id:
-        rows = rows.filter(provider_id=update.provider_id)
+        key, value = "provider_id", update.provider_id
     else:
         return None
+    if connection.vendor == "postgresql":
+        return _status_record_one_statement(channel, key, value, update)
+    rows = rows.filter(**{key: value})
     found = rows.values_list("pk", flat=True)[:1]
     if not found:
         return None
@@ -599,3 +599,59 @@ def status_record(*, channel: Channel, update: StatusUpdate) -> int | None:
         elif update.status == "sent":
             this.filter(status__in=[S.SENDING, S.QUEUED]).update(status=S.SENT, sent_at=now)
     return message_id
+
+
+# What a report changes, and on which rows (the others keep their status; the event is
+# written all the same).
+_REPORTED = {
+    "delivered": ("{status} = %s, {delivered_at} = %s, {sent_at} = COALESCE({sent_at}, %s)",
+                  "{status} <> %s"),
+    "failed": ("{status} = %s, {failed_at} = %s, {error} = %s", "{status} NOT IN (%s, %s)"),
+    "sent": ("{status} = %s, {sent_at} = %s", "{status} IN (%s, %s)"),
+}  # fmt: skip
+
+
+def _status_record_one_statement(channel: Channel, key: str, value, update: StatusUpdate):
+    """PostgreSQL: find the row, write the event and move the row in one statement (data-
+    modifying CTEs), where the ORM needs a lookup, a transaction and two writes. The UPDATE's
+    condition is re-checked against a concurrent report's change, as the ORM's is."""
+    now = timezone.now()
+    if update.status == "delivered":
+        values, kept = [S.DELIVERED, now, now], [S.DELIVERED]
+    elif update.status == "failed":
+        values = [S.FAILED, now, (update.detail or update.code)[:300]]
+        kept = [S.DELIVERED, S.FAILED]
+    else:
+        values, kept = [S.SENT, now], [S.SENDING, S.QUEUED]
+    params = [channel.pk, value, update.status, update.code[:40], update.detail[:300], now,
+              *values, *kept]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_report_sql(update.status, key), params)
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+@functools.cache
+def _report_sql(status: str, key: str) -> str:
+    """The statement for a report of `status` on the row whose `key` column matches (built
+    once: compiling it through the ORM for every report cost more than running it)."""
+    q = connection.ops.quote_name
+    meta, event = OutboundMessage._meta, DeliveryEvent._meta
+    names = ("status", "delivered_at", "sent_at", "failed_at", "error")
+    columns = {name: q(meta.get_field(name).column) for name in names}
+    assignments, condition = (part.format(**columns) for part in _REPORTED[status])
+    event_columns = ", ".join(
+        q(event.get_field(name).column) for name in ("message", "status", "code", "detail", "at")
+    )
+    table, pk = q(meta.db_table), q(meta.pk.column)
+    channel, match = q(meta.get_field("channel").column), q(meta.get_field(key).column)
+    # Names come from the models' metadata; every value is a parameter.
+    return (
+        f"WITH target AS (SELECT {pk} AS pk FROM {table}"  # noqa: S608
+        f" WHERE {channel} = %s AND {match} = %s LIMIT 1), "
+        f"event AS (INSERT INTO {q(event.db_table)} ({event_columns})"
+        " SELECT pk, %s, %s, %s, %s FROM target), "
+        f"moved AS (UPDATE {table} SET {assignments} WHERE {pk} IN (SELECT pk FROM target)"
+        f" AND {condition}) "
+        "SELECT pk FROM target"
+    )

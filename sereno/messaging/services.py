@@ -7,12 +7,15 @@ row back and nothing happens twice. Routing (opt-out/opt-in/help keywords, a con
 collects a report, a reply to staff) runs afterwards in a Huey task, enqueued when the row is
 committed (`tasks.inbound_route_task`), as RapidPro's courier hands messages to mailroom.
 
+`inbound_route_pending` (the batch router, what the worker runs when Redis is configured)
+routes the pending messages of many contacts in one transaction, each contact's in id order
+under its row lock (taken with SKIP LOCKED, so concurrent routers split the contacts);
 `inbound_route_contact` routes every pending message of one contact in id order while holding
 that contact's lock (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers),
-so that two quick answers from one phone are never routed out of order or at the same time.
-Each message is claimed and routed in a savepoint of its own that also writes its replies to
-the outbox. A message whose task was lost (a crash, a queue flushed) stays *pending* and the
-periodic `inbound_retry_pending` routes it.
+so that two quick answers from one phone are never routed out of order or at the same time,
+each in a savepoint of its own that also writes its replies to the outbox. A message whose
+task was lost (a crash, a queue flushed) stays *pending* and the periodic
+`inbound_retry_pending` routes it.
 
 With Huey in immediate mode (the tests, SERENO_QUEUE_IMMEDIATE) routing happens inline, as
 does `inbound_receive(..., route="inline")`.
@@ -36,6 +39,13 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 # How many pending messages of one contact one task routes (the rest: the next task).
 ROUTE_BATCH = 200
+# The batch router: how many pending messages (of many contacts) one transaction routes.
+ROUTER_BATCH = 100
+# Set while a batch router task is queued: the webhooks queue no other. Cleared by the task
+# before it reads the pending rows (a message stored after that queues the next task); the
+# expiry covers a task lost between the two.
+ROUTER_SCHEDULED_KEY = "sereno:inbound:router-scheduled"
+ROUTER_SCHEDULED_SECONDS = 5
 
 # One statement: no existence SELECT first, no savepoint (PostgreSQL, and SQLite >= 3.35).
 _INSERT = (
@@ -57,12 +67,23 @@ def _route_inline(route: str) -> bool:
 
 
 def _schedule(contact_id: int) -> None:
-    """Route this contact's pending messages in the worker, once the row is committed."""
-    from sereno.messaging.tasks import inbound_route_task
+    """Route this contact's pending messages in the worker, once the row is committed: with
+    Redis, by the batch router (one task at a time is scheduled, whatever the rate);
+    without, by one task per contact."""
+    from sereno.lib.tokenbucket import redis_client
+    from sereno.messaging.tasks import inbound_route_pending_task, inbound_route_task
 
     def enqueue() -> None:
         try:
-            inbound_route_task(contact_id)
+            client = redis_client()
+            if client is None:
+                inbound_route_task(contact_id)
+            elif client.set(ROUTER_SCHEDULED_KEY, b"1", nx=True, ex=ROUTER_SCHEDULED_SECONDS):
+                try:
+                    inbound_route_pending_task()
+                except Exception:
+                    client.delete(ROUTER_SCHEDULED_KEY)
+                    raise
         except Exception:
             # The queue is down: the periodic retry picks the message up.
             log.exception("could not queue routing for contact %s; the retry will", contact_id)
@@ -175,6 +196,88 @@ def _route_one(message: InboundMessage, route) -> None:
         conversation=message.conversation_id,
         report=message.report_id,
     )
+
+
+def inbound_route_pending(*, limit: int = ROUTER_BATCH) -> int:
+    """Route pending messages of many contacts in one transaction (the batch router): the
+    oldest `limit` pending messages' contacts are locked (SKIP LOCKED on PostgreSQL: another
+    router takes other contacts; SQLite's write lock serialises), then all their pending
+    messages are routed in id order, their open conversations and staff threads read at once,
+    and the rows marked handled by one statement. Without savepoints: if one message fails,
+    the whole batch is rolled back and its contacts are routed one by one
+    (`inbound_route_contact`, a savepoint per message). Returns how many were routed."""
+    from sereno.messaging.conversations import route
+
+    try:
+        with transaction.atomic():
+            return _route_batch(limit, route)
+    except Exception:
+        # Rolled back; the log names no message, the per-contact pass below names the row.
+        log.exception("a batch of inbound messages failed; routing its contacts one by one")
+    return sum(
+        inbound_route_contact(contact_id=contact_id) for contact_id in _pending_contacts(limit)
+    )
+
+
+def _oldest_pending(limit: int):
+    """Contacts of the oldest pending messages (a few times `limit` of them, so that a
+    contact another router holds does not hide the rest)."""
+    oldest = (
+        InboundMessage.objects.filter(status=InboundMessage.Status.PENDING)
+        .order_by("pk")
+        .values("contact_id")[: limit * 4]
+    )
+    return Contact.objects.filter(pk__in=oldest).order_by("pk")
+
+
+def _pending_contacts(limit: int) -> list[int]:
+    return list(_oldest_pending(limit).values_list("pk", flat=True)[:limit])
+
+
+def _route_batch(limit: int, route) -> int:
+    from sereno.messaging.conversations import Prefetched
+
+    locked = _oldest_pending(limit).select_for_update(skip_locked=True)[:limit]
+    contacts = {contact.pk: contact for contact in locked}
+    if not contacts:
+        return 0
+    pending = list(
+        InboundMessage.objects.filter(
+            contact_id__in=list(contacts), status=InboundMessage.Status.PENDING
+        )
+        .select_related("channel")
+        .order_by("pk")[: limit * 4]  # the rest (each contact's later ones): the next batch
+    )
+    channels = {}
+    prefetched = Prefetched(list(contacts), timezone.now())
+    done = []
+    for message in pending:
+        # One instance per contact and channel: what one message changed (opted out, a
+        # language) the next one of the same contact sees.
+        message.contact = contacts[message.contact_id]
+        message.channel = channels.setdefault(message.channel_id, message.channel)
+        message.outcome = route(message, contact_locked=True, prefetched=prefetched) or ""
+        done.append(message)
+    _mark_handled(done)
+    return len(done)
+
+
+def _mark_handled(messages: list[InboundMessage]) -> None:
+    """One prepared UPDATE for every routed row (executemany)."""
+    meta = InboundMessage._meta
+    q = connection.ops.quote_name
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    columns = [q(meta.get_field(name).column) for name in
+               ("status", "handled_at", "outcome", "conversation", "report")]  # fmt: skip
+    assignments = ", ".join(f"{column} = %s" for column in columns)
+    # Names come from the model's own metadata; every value is a parameter.
+    sql = f"UPDATE {q(meta.db_table)} SET {assignments} WHERE {q(meta.pk.column)} = %s"  # noqa: S608
+    params = [
+        (InboundMessage.Status.HANDLED, now, m.outcome, m.conversation_id, m.report_id, m.pk)
+        for m in messages
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def inbound_process(*, message_id: int) -> None:

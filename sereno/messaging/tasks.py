@@ -51,6 +51,21 @@ def expire_conversations_task() -> int:
 @db_task()
 def inbound_route_task(contact_id: int) -> int:
     """Route a contact's pending inbound messages (enqueued by the webhook once it has stored
-    one). Several tasks for one contact serialise on the contact's lock; the later ones find
-    nothing left to do."""
+    one, when there is no Redis for the batch router). Several tasks for one contact serialise
+    on the contact's lock; the later ones find nothing left to do."""
     return services.inbound_route_contact(contact_id=contact_id)
+
+
+@db_task()
+def inbound_route_pending_task() -> None:
+    """The batch router (queued by the webhook, one at a time): routes pending inbound
+    messages of many contacts per transaction until none is left that another router does
+    not hold."""
+    from sereno.lib.tokenbucket import redis_client
+
+    client = redis_client()
+    if client is not None:
+        # Before reading: a message stored from now on queues the next task itself.
+        client.delete(services.ROUTER_SCHEDULED_KEY)
+    while services.inbound_route_pending():
+        pass

@@ -1,9 +1,10 @@
 """What an inbound message is, decided in one place: `route(message) -> outcome`.
 
-Called by `services.inbound_route_contact` inside the savepoint that claimed the message; every
-reply is an outbox row in that same transaction, keyed "reply:<message id>:<n>", so a message
-processed again (after a crash) never sends a second reply, and the report a conversation
-creates is keyed "conversation:<id>" so it is never created twice.
+Called by `services.inbound_route_pending` (a batch's transaction) or
+`services.inbound_route_contact` (a savepoint per message); every reply is an outbox row in that
+same transaction, keyed "reply:<message id>:<n>", so a message processed again (after a crash)
+never sends a second reply, and the report a conversation creates is keyed "conversation:<id>"
+so it is never created twice.
 
 Order (the first that applies wins; see docs/conversations.md):
 1. opt-out keyword (BAJA, STOP, …) → opted out everywhere, one confirmation;
@@ -83,7 +84,48 @@ class _Replies:
         self.count += 1
 
 
-def route(message: InboundMessage, *, contact_locked: bool = False) -> str:
+class Prefetched:
+    """What a batch router read for many contacts at once (their open conversation, the
+    report staff last wrote them about), each used for the contact's first message only:
+    routing it may change both, so a later message of the same contact reads them again."""
+
+    def __init__(self, contact_ids, now: datetime):
+        self.conversations: dict[int, Conversation | None] = dict.fromkeys(contact_ids)
+        for conversation in Conversation.objects.filter(
+            contact_id__in=contact_ids, status=Conversation.Status.OPEN
+        ).select_related("channel"):
+            self.conversations[conversation.contact_id] = conversation
+        self.staff_reports: dict[int, int | None] = dict.fromkeys(contact_ids)
+        recent = (
+            OutboundMessage.objects.filter(
+                contact_id__in=contact_ids,
+                cause="staff_reply",
+                report__isnull=False,
+                created_at__gte=now - staff_reply_window(),
+            )
+            .order_by("contact_id", "created_at", "id")
+            .values_list("contact_id", "report_id")
+        )
+        for contact_id, report_id in recent:  # the latest wins
+            self.staff_reports[contact_id] = report_id
+
+    def conversation(self, contact_id: int):
+        return self.conversations.pop(contact_id, _UNKNOWN)
+
+    def staff_report(self, contact_id: int):
+        return self.staff_reports.pop(contact_id, _UNKNOWN)
+
+    def forget(self, contact_id: int) -> None:
+        self.conversations.pop(contact_id, None)
+        self.staff_reports.pop(contact_id, None)
+
+
+_UNKNOWN = object()
+
+
+def route(
+    message: InboundMessage, *, contact_locked: bool = False, prefetched: Prefetched | None = None
+) -> str:
     # One contact's messages are routed one at a time (the row lock waits on PostgreSQL;
     # SQLite's write lock already serialises), so two quick answers never race.
     # `services.inbound_route_contact` already holds the lock and passes the contact.
@@ -95,7 +137,15 @@ def route(message: InboundMessage, *, contact_locked: bool = False) -> str:
     text = (message.text or "").strip()
     key = keywords.normalise(text)
     now = timezone.now()
-    conversation = _open_conversation(contact, now)
+    try:
+        return _route(message, contact, text, key, now, prefetched)
+    finally:
+        if prefetched is not None:
+            prefetched.forget(contact.pk)
+
+
+def _route(message, contact, text, key, now, prefetched) -> str:
+    conversation = _open_conversation(contact, now, prefetched)
     guessed = keywords.guess_language(text)
 
     if key in keywords.OPT_OUT:
@@ -133,7 +183,7 @@ def route(message: InboundMessage, *, contact_locked: bool = False) -> str:
             _ask(conversation, replies)
         return LANGUAGE
     if contact.opted_out:
-        return STAFF_REPLY if _attach_to_staff_thread(message, now) else IGNORED
+        return STAFF_REPLY if _attach_to_staff_thread(message, now, prefetched) else IGNORED
 
     alerts = keywords.alerts_command(text)
     if conversation is not None and conversation.step.startswith(ALERTS_STEP):
@@ -158,7 +208,7 @@ def route(message: InboundMessage, *, contact_locked: bool = False) -> str:
     if key in keywords.DISCARD:
         _Replies(message, contact.language).send(texts.discarded)
         return DISCARDED
-    if key not in keywords.REPORT and _attach_to_staff_thread(message, now):
+    if key not in keywords.REPORT and _attach_to_staff_thread(message, now, prefetched):
         return STAFF_REPLY
     return _start(message, text, key, _remember_language(contact, guessed), now)
 
@@ -200,10 +250,12 @@ def _alerts(message, conversation, command, now) -> str:
 # --- state ---------------------------------------------------------------------------------------
 
 
-def _open_conversation(contact: Contact, now: datetime) -> Conversation | None:
-    conversation = Conversation.objects.filter(
-        contact=contact, status=Conversation.Status.OPEN
-    ).first()
+def _open_conversation(contact: Contact, now: datetime, prefetched=None) -> Conversation | None:
+    conversation = prefetched.conversation(contact.pk) if prefetched else _UNKNOWN
+    if conversation is _UNKNOWN:
+        conversation = Conversation.objects.filter(
+            contact=contact, status=Conversation.Status.OPEN
+        ).first()
     if conversation is not None and conversation.expires_at <= now:
         # Lazily, as the periodic task would have: the message starts a new report.
         _close(conversation, Conversation.Status.EXPIRED)
@@ -233,22 +285,24 @@ def _save(conversation: Conversation, now: datetime, step: str | None = None) ->
     conversation.save(update_fields=["step", "data", "expires_at", "updated_at"])
 
 
-def _attach_to_staff_thread(message: InboundMessage, now: datetime) -> bool:
+def _attach_to_staff_thread(message: InboundMessage, now: datetime, prefetched=None) -> bool:
     """A reporter answering staff: the message joins the report staff wrote about."""
-    last = (
-        OutboundMessage.objects.filter(
-            contact_id=message.contact_id,
-            cause="staff_reply",
-            report__isnull=False,
-            created_at__gte=now - staff_reply_window(),
+    report_id = prefetched.staff_report(message.contact_id) if prefetched else _UNKNOWN
+    if report_id is _UNKNOWN:
+        report_id = (
+            OutboundMessage.objects.filter(
+                contact_id=message.contact_id,
+                cause="staff_reply",
+                report__isnull=False,
+                created_at__gte=now - staff_reply_window(),
+            )
+            .order_by("-created_at", "-id")
+            .values_list("report_id", flat=True)
+            .first()
         )
-        .order_by("-created_at", "-id")
-        .only("report_id")
-        .first()
-    )
-    if last is None:
+    if report_id is None:
         return False
-    message.report_id = last.report_id
+    message.report_id = report_id
     return True
 
 

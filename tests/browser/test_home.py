@@ -30,6 +30,8 @@ def test_keyboard_reaches_the_skip_link_then_the_navigation(page, live_server):
     page.keyboard.press("Enter")
     assert page.url.endswith("#main")
     page.goto(live_server.url + "/")
-    for _ in range(4):  # skip link, brand, map, report
+    reached = []
+    for _ in range(6):  # skip link, brand, map, alerts, get alerts, report
         page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.getAttribute('href')") == "/report/"
+        reached.append(page.evaluate("document.activeElement.getAttribute('href')"))
+    assert reached[2:] == ["/", "/alerts/", "/alertas/", "/report/"]

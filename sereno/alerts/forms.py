@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from sereno.alerts.models import Alert
 from sereno.alerts.services import EDITABLE_FIELDS
 from sereno.geo.models import Area, Zone
+from sereno.geo.widgets import ZoneField
 from sereno.reports.models import Category
 
 DEFAULT_HOURS = 6
@@ -49,6 +50,7 @@ class AlertForm(forms.ModelForm):
         label=_("Polygons (one a line: lat,lon lat,lon lat,lon …)"),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    drawn = ZoneField(required=False, label=_("Or draw it on the map (a circle or a polygon)"))
     keep = forms.ModelMultipleChoiceField(
         queryset=Zone.objects.none(),
         required=False,
@@ -99,6 +101,11 @@ class AlertForm(forms.ModelForm):
 
     def kept_zones(self) -> list[Zone]:
         return list(self.cleaned_data.get("keep") or [])
+
+    def drawn_zones(self) -> list[Zone]:
+        """The shape drawn with the zone picker (InvalidInput for one geo.zones refuses)."""
+        drawn = self.cleaned_data.get("drawn")
+        return [drawn.zone()] if drawn else []
 
     def alert_fields(self, zones: list[Zone]) -> dict:
         values = {name: self.cleaned_data[name] for name in self.Meta.fields}

@@ -128,7 +128,7 @@ def _save(form: AlertForm, write):
     """Zones from the area fields, then the service; an error goes back onto the form."""
     try:
         with transaction.atomic():
-            zones = form.kept_zones() + zones_from_input(**form.area_input())
+            zones = form.kept_zones() + zones_from_input(**form.area_input()) + form.drawn_zones()
             zones = list({z.pk: z for z in zones}.values())
             return write(zones=zones, **form.alert_fields(zones))
     except SerenoError as error:

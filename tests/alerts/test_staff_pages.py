@@ -38,6 +38,24 @@ def test_a_moderator_drafts_with_a_circle_and_a_place_without_javascript(client,
     assert alert.created_by == moderator and alert.state == "draft"
 
 
+def test_an_area_drawn_with_the_zone_picker_becomes_the_alert_zone(client, moderator):
+    client = staff_client(client, moderator)
+    page = client.get(reverse("alerts:draft"))
+    assert 'name="drawn_lat"' in page.text and "geo/zone-picker.js" in page.text
+    polygon = (
+        '{"type": "Polygon", "coordinates": [[[-87.25, 14.03], [-87.15, 14.03], '
+        "[-87.15, 14.12], [-87.25, 14.12], [-87.25, 14.03]]]}"
+    )
+    response = client.post(reverse("alerts:draft"), form_data(circle="", drawn_polygon=polygon))
+    assert response.status_code == 302
+    assert [z.kind for z in Alert.objects.get().zones.all()] == [Zone.Kind.POLYGON]
+    # Without JavaScript the picker is a centre and a radius.
+    data = form_data(circle="", drawn_lat="15.5042", drawn_lon="-88.025", drawn_radius="4")
+    client.post(reverse("alerts:draft"), data)
+    circle = Alert.objects.order_by("-pk").first().zones.get()
+    assert (circle.kind, circle.radius_km) == (Zone.Kind.CIRCLE, 4.0)
+
+
 def test_bad_area_and_missing_spanish_go_back_to_the_form(client, moderator):
     client = staff_client(client, moderator)
     response = client.post(reverse("alerts:draft"), form_data(circle="somewhere"))

@@ -42,12 +42,9 @@ METRO = {
 
 
 def setup(url: str) -> None:
-    import psycopg
+    from intake import ensure_database  # bench/ is on the path of a script run from it
 
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    ensure_database(url)
     os.environ["SERENO_DATABASE_URL"] = url
     os.environ.setdefault("SERENO_DATA_DIR", str(ROOT / "var" / "fanout_bench"))
     os.environ.setdefault("SERENO_LOG_LEVEL", "WARNING")

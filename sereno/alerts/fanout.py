@@ -22,18 +22,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from sereno.alerts.models import Alert, AlertRecipient, FanoutPart
-from sereno.geo.models import ZoneCell
+from sereno.geo import zones
 from sereno.lib import gsm7
 from sereno.lib.sqlids import ids_param, ids_subquery, rows_param, rows_subquery
 from sereno.messaging import outbox
 from sereno.messaging.models import Channel, OutboundMessage
-from sereno.subscriptions.models import Subscription
+from sereno.subscriptions import selectors
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +121,6 @@ def start(alert_id: int) -> None:
     transaction.on_commit(lambda: fan_out_task(alert_id))
 
 
-def recipients_query(alert: Alert):
-    """The subscriptions an alert reaches: active, in a zone that shares a cell with the
-    alert's zones, of a contact who has not opted out."""
-    alert_cells = ZoneCell.objects.filter(zone__alerts=alert).values("cell")
-    zones = ZoneCell.objects.filter(cell__in=alert_cells).values("zone_id")
-    return Subscription.objects.filter(
-        zone_id__in=zones,
-        status=Subscription.Status.ACTIVE,
-        contact__opted_out_at__isnull=True,
-    )
-
-
 def fan_out(*, alert_id: int, batch_size: int = BATCH, parts: int | None = None) -> Result:
     """Write the outbox rows of a published alert; resumable, safe to run twice at once.
 
@@ -150,11 +138,10 @@ def fan_out(*, alert_id: int, batch_size: int = BATCH, parts: int | None = None)
         fanout=Alert.Fanout.RUNNING, fanout_started_at=now, fanout_beat_at=now
     )
     cursors = _parts(alert, parts or settings.FANOUT_PARTS)
-    reached = recipients_query(alert).filter(contact_id__gt=min(cursors))
-    first = reached.values("contact_id").annotate(first=Min("id")).values("first")
-    # (contact, channel, language) of each contact's first matching subscription, by contact:
-    # the plan the batches follow, cut into the parts.
-    plan = Subscription.objects.filter(id__in=first).order_by("contact_id")
+    # (contact, channel, language) of each contact's first subscription in a zone touching
+    # the alert's, by contact: the plan the batches follow, cut into the parts.
+    reached = zones.zones_touching(alert.zones.values("id"))
+    plan = selectors.recipients(reached).filter(contact_id__gt=min(cursors))
     plans: list[list] = [[] for _ in cursors]
     for row in plan.values_list("contact_id", "channel_id", "language").iterator(10_000):
         part = row[0] % len(cursors)

@@ -129,7 +129,8 @@ def _fields(props: dict, level: str) -> tuple[str, str, str, str]:
     return code, name, "", level
 
 
-def _polygonal(geom) -> Polygon | MultiPolygon:
+def polygonal(geom) -> Polygon | MultiPolygon:
+    """The polygons of a geometry (what make_valid or a union may turn into a collection)."""
     if isinstance(geom, Polygon | MultiPolygon):
         return geom
     parts = [g for g in getattr(geom, "geoms", ()) if isinstance(g, Polygon | MultiPolygon)]
@@ -156,7 +157,7 @@ def _geometry(raw, where: str) -> Polygon | MultiPolygon:
             "is the file in a projected system? Re-export it as WGS84."
         )
     if not geom.is_valid:
-        geom = _polygonal(make_valid(geom))
+        geom = polygonal(make_valid(geom))
         if geom.is_empty or not geom.is_valid:
             raise InvalidInput(f"{where}: the polygon is invalid and cannot be repaired.")
     return geom
@@ -209,18 +210,26 @@ def _parse_features(text: str, level: str) -> list[_Feature]:
         geometry = _geometry(raw.get("geometry"), where)
         if code in by_code:  # e.g. departments read from a municipality file: dissolve
             previous = by_code[code]
-            previous.geometry = _polygonal(shapely.unary_union([previous.geometry, geometry]))
+            previous.geometry = polygonal(shapely.unary_union([previous.geometry, geometry]))
         else:
             by_code[code] = _Feature(code, name, feature_level, parent, geometry)
     return list(by_code.values())
 
 
-def _cells(geom: Polygon | MultiPolygon, resolution: int) -> set[int]:
+def shape_cells(
+    geom: Polygon | MultiPolygon, resolution: int, *, contain: str = "center"
+) -> set[int]:
+    """The H3 cells of a shape: those whose centre it contains (areas), or every cell it
+    touches (`contain="overlap"`, zones). A shape smaller than a cell still has its cell."""
     cells: set[int] = set()
     for part in getattr(geom, "geoms", [geom]):
-        found = h3.geo_to_cells(part, resolution)
+        if contain == "center":
+            found = h3.geo_to_cells(part, resolution)
+        else:
+            found = h3.h3shape_to_cells_experimental(
+                h3.geo_to_h3shape(part), resolution, contain=contain
+            )
         if not found:
-            # Smaller than a cell (an island, a tiny municipality): its cell still holds it.
             point = part.representative_point()
             found = [h3.latlng_to_cell(point.y, point.x, resolution)]
         cells.update(h3.str_to_int(c) for c in found)
@@ -237,7 +246,7 @@ def import_areas(
     if not 0 <= resolution <= MAX_CELL_RESOLUTION:
         raise InvalidInput(f"The H3 resolution must be between 0 and {MAX_CELL_RESOLUTION}.")
     features = _parse_features(_read_text(path_or_fileobj), level)
-    cell_sets = {f.code: _cells(f.geometry, resolution) for f in features}
+    cell_sets = {f.code: shape_cells(f.geometry, resolution) for f in features}
     created = updated = 0
     with transaction.atomic():
         existing = Area.objects.select_for_update().in_bulk(

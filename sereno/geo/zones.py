@@ -21,6 +21,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.validation import make_valid
 
+from sereno.geo.areas import polygonal, shape_cells
 from sereno.geo.gazetteer import EARTH_KM, GazetteerPlace
 from sereno.geo.models import Area, AreaCell, Zone, ZoneCell
 from sereno.lib.errors import InvalidInput, NotFound
@@ -41,16 +42,11 @@ def cells_of(zone_ids) -> set[int]:
     return set(ZoneCell.objects.filter(zone_id__in=list(zone_ids)).values_list("cell", flat=True))
 
 
-def zones_sharing(cells) -> list[int]:
-    """Ids of every zone that shares at least one cell with `cells`."""
-    cells = list(cells)
-    found: set[int] = set()
-    for start in range(0, len(cells), 5_000):  # SQLite caps the number of bound parameters
-        chunk = cells[start : start + 5_000]
-        found.update(
-            ZoneCell.objects.filter(cell__in=chunk).values_list("zone_id", flat=True).distinct()
-        )
-    return sorted(found)
+def zones_touching(zone_ids):
+    """Every zone that shares at least one cell with the given zones (ids or a subquery), as
+    a subquery of zone ids: the database does the set intersection."""
+    cells = ZoneCell.objects.filter(zone_id__in=zone_ids).values("cell")
+    return ZoneCell.objects.filter(cell__in=cells).values("zone_id")
 
 
 def point_cell(lat: float, lon: float) -> int:
@@ -209,16 +205,7 @@ def _area_cells(area: Area) -> set[int]:
 
 
 def _shape_cells(geom: Polygon | MultiPolygon) -> set[int]:
-    cells: set[int] = set()
-    for part in getattr(geom, "geoms", [geom]):
-        found = h3.h3shape_to_cells_experimental(
-            h3.geo_to_h3shape(part), ZONE_RESOLUTION, contain="overlap"
-        )
-        if not found:
-            point = part.representative_point()
-            found = [h3.latlng_to_cell(point.y, point.x, ZONE_RESOLUTION)]
-        cells.update(h3.str_to_int(c) for c in found)
-    return cells
+    return shape_cells(geom, ZONE_RESOLUTION, contain="overlap")
 
 
 def _valid(geometry: dict | str) -> Polygon | MultiPolygon:
@@ -232,11 +219,9 @@ def _valid(geometry: dict | str) -> Polygon | MultiPolygon:
     if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
         raise InvalidInput(_("The area must be a polygon."))
     if not geom.is_valid:
-        geom = make_valid(geom)
-        parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon)]
-        if not parts:
+        geom = polygonal(make_valid(geom))
+        if geom.is_empty:
             raise InvalidInput(_("The area must be a polygon."))
-        geom = parts[0] if len(parts) == 1 else MultiPolygon(parts)
     return geom
 
 

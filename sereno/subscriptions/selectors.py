@@ -1,6 +1,6 @@
 """Reads about subscriptions."""
 
-from collections.abc import Iterable, Iterator
+from django.db.models import Min, QuerySet
 
 from sereno.messaging.models import Contact
 from sereno.subscriptions.models import Subscription
@@ -17,18 +17,17 @@ def contact_subscriptions(contact: Contact) -> list[Subscription]:
     )
 
 
-def recipients(zone_ids: Iterable[int]) -> Iterator[Subscription]:
-    """One active subscription per contact (the oldest) among the given zones, skipping
-    contacts who opted out: who an alert over those zones goes to, in contact order."""
-    rows = (
-        Subscription.objects.filter(
-            zone_id__in=list(zone_ids), status=S.ACTIVE, contact__opted_out_at__isnull=True
-        )
-        .order_by("contact_id", "created_at", "pk")
-        .only("pk", "contact_id", "channel_id", "language", "zone_id")
+def reached(zone_ids) -> QuerySet[Subscription]:
+    """Active subscriptions in the given zones (ids or a subquery) of contacts who have not
+    opted out."""
+    return Subscription.objects.filter(
+        zone_id__in=zone_ids, status=S.ACTIVE, contact__opted_out_at__isnull=True
     )
-    last = None
-    for subscription in rows.iterator(chunk_size=2_000):
-        if subscription.contact_id != last:
-            last = subscription.contact_id
-            yield subscription
+
+
+def recipients(zone_ids) -> QuerySet[Subscription]:
+    """One subscription per contact (its first) among the given zones, skipping contacts who
+    opted out, in contact order: who an alert over those zones goes to, on which channel and
+    in which language."""
+    first = reached(zone_ids).values("contact_id").annotate(first=Min("id")).values("first")
+    return Subscription.objects.filter(id__in=first).order_by("contact_id")

@@ -40,7 +40,7 @@ def test_zones_sharing_cells_are_found_and_distant_ones_are_not():
     alert = zones.zone_for_circle(*TEGUS, 3)
     near = zones.zone_for_circle(14.09, -87.20, 1)
     far = zones.zone_for_circle(*FAR, 1)
-    found = zones.zones_sharing(zones.cells_of([alert.id]))
+    found = set(zones.zones_touching([alert.id]).values_list("zone_id", flat=True))
     assert alert.id in found and near.id in found and far.id not in found
 
 

@@ -1,11 +1,14 @@
 """Validation on SaTScan's own sample data, NYCfever (tests/detection/data/README.md).
 
-SaTScan's published results for this run could not be retrieved (searched: SaTScan user guide,
-rsatscan vignette, public SaTScan output files; the rsatscan vignette only prints a summary
-"3 clusters, 0 with p < .05" for its 3 km / 7 day run, which matches ours below). So the most
-likely cluster is pinned from this implementation, cross-checked by the straightforward
-recount of every cylinder and by hand: 4 visits in zip 11418 and its 8 nearest neighbours on
-2001/11/22-24, expected = 5 visits in those zips × 26 visits on those days / 194.
+SaTScan's published result: SaTScan v9.4.4's results file for this data, prospective
+space-time permutation, 2001/11/1-24, maximum 50 % of cases and 50 % of the study period (the
+notes' settings), 999 replications ended by its sequential procedure after 141. It is the
+file `results/res1.txt` of the public course repository
+YalePublicHealthSurveillance/Session-6-SATSCAN-space-time (run 2020-02-24). Its three
+clusters are in PUBLISHED below; Sereno must report the same clusters with the same
+locations, time frame, cases, expected cases (as printed, 2 decimals; the first also to 6 by
+hand: 5 visits in those zips × 26 visits on those days / 194) and test statistic to 6
+decimals, with p-values within Monte Carlo error of SaTScan's 141 replications.
 """
 
 from dataclasses import replace
@@ -22,6 +25,24 @@ pytestmark = pytest.mark.django_db  # the suite's autouse fixtures clear the cac
 
 DATA = Path(__file__).parent / "data"
 MEMBERS = {"11418", "11415", "11419", "11435", "11416", "11421", "11451", "11375", "11417"}
+SATSCAN_REPLICATES = 141  # "terminate the calculations after 141 replications"
+# locations, coordinates / radius, time frame, cases, expected, O/E, test statistic, p-value
+PUBLISHED = [
+    (
+        "11418, 11415, 11419, 11435, 11416, 11421, 11451, 11375, 11417",
+        "(40.699240 N, 73.831760 W) / 2.90 km", "2001/11/22 to 2001/11/24",
+        4, "0.67", 5.97, "3.845418", 0.355,
+    ),
+    (
+        "11372", "(40.751460 N, 73.883070 W) / 0 km", "2001/11/24 to 2001/11/24",
+        2, "0.16", 12.13, "3.164201", 0.709,
+    ),
+    (
+        "10464, 10475, 10465, 10469, 10461, 10466, 10462, 10467, 11024, 10472",
+        "(40.862770 N, 73.793830 W) / 6.98 km", "2001/11/23 to 2001/11/24",
+        5, "1.66", 3.00, "2.192250", 0.979,
+    ),
+]  # fmt: skip
 
 
 def nycfever(prm_settings: bool, **overrides):
@@ -36,26 +57,42 @@ def nycfever(prm_settings: bool, **overrides):
     return inp, params, start
 
 
-@pytest.mark.parametrize("prm_settings", [False, True], ids=["notes-50pc", "prm-3km-7d"])
-def test_most_likely_cluster(prm_settings):
-    inp, params, start = nycfever(prm_settings)
+def test_reproduces_satscans_published_clusters():
+    """Every cluster SaTScan reported, field by field, and no other (all 999 replicates, so
+    that the third cluster, p ≈ 0.98, is reported as SaTScan's run reported it)."""
+    inp, params, start = nycfever(False, early_stop=0, workers=2)
     assert (inp.n_locations, inp.total_cases, inp.n_days) == (192, 194, 24)
-    assert params.max_window_days == (7 if prm_settings else 12)
+    assert params.max_window_days == 12
     result = scan(inp, params)
-    top = result.clusters[0]
-    assert {inp.location_ids[m] for m in top.members} == MEMBERS
-    assert inp.location_ids[top.centre] == "11418"
-    assert top.window_days == 3  # 2001/11/22 to 2001/11/24
-    assert top.cases == 4
-    assert round(top.expected, 6) == round(5 * 26 / 194, 6) == 0.670103
-    assert round(top.llr, 6) == 3.845418
-    assert round(top.radius_km, 2) == 2.90
-    # Not significant (SaTScan: "0 clusters with p < .05" for this data).
-    assert 0.1 < top.p_value < 0.6
     report = ss.report(result, inp, params, start)
-    assert "1.Location IDs included.: 11418, 11415, 11419" in report
-    assert "Time frame............: 2001/11/22 to 2001/11/24" in report
-    assert "Test statistic........: 3.845418" in report
+    assert len(result.clusters) == len(PUBLISHED) == report.count("Location IDs included")
+    for n, (cluster, published) in enumerate(zip(result.clusters, PUBLISHED, strict=True), 1):
+        ids, where, frame, cases, expected, o_e, llr, p = published
+        assert ", ".join(inp.location_ids[m] for m in cluster.members) == ids
+        assert f"{n}.Location IDs included.: {ids}" in report
+        assert f"Coordinates / radius..: {where}" in report
+        assert f"Time frame............: {frame}" in report
+        assert cluster.cases == cases
+        assert f"{cluster.expected:.2f}" == expected
+        assert abs(cluster.observed_over_expected - o_e) < 0.0051  # SaTScan rounds 12.125 up
+        assert f"{cluster.llr:.6f}" == llr
+        assert f"Test statistic........: {llr}" in report
+        # Both are Monte Carlo estimates: within three standard errors of their difference.
+        se = np.sqrt(p * (1 - p) * (1 / SATSCAN_REPLICATES + 1 / result.replicates_done))
+        assert abs(cluster.p_value - p) < 3 * se, (n, cluster.p_value, p)
+    top = result.clusters[0]
+    assert inp.location_ids[top.centre] == "11418" and top.window_days == 3
+    assert round(top.expected, 6) == round(5 * 26 / 194, 6) == 0.670103
+    assert round(result.clusters[1].expected, 6) == 0.164948
+
+
+def test_parameter_file_settings_find_the_same_most_likely_cluster():
+    """The sample's own .prm (3 km, 7 days) cuts the third cluster but not the first."""
+    inp, params, _ = nycfever(True, replicates=0)
+    assert params.max_window_days == 7
+    top = scan(inp, params).clusters[0]
+    assert {inp.location_ids[m] for m in top.members} == MEMBERS
+    assert (top.window_days, top.cases, f"{top.llr:.6f}") == (3, 4, "3.845418")
 
 
 def test_reference_agrees_on_the_observed_clusters():

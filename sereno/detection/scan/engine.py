@@ -26,6 +26,7 @@ from .model import (
     llr,
     monte_carlo_stop,
     replicate_days,
+    strongest_first,
 )
 
 TIE_KM = 1e-9
@@ -194,45 +195,31 @@ def max_llr(grid: Grid, case_location: np.ndarray, case_day: np.ndarray) -> floa
 
 
 def top_clusters(grid: Grid, inp: ScanInput, table: np.ndarray) -> list[Cluster]:
-    """Best cylinder per centre, strongest first, keeping those with no shared location."""
+    """Best cylinder per centre (its first on ties: smallest circle, shortest window), then
+    the strongest of those that share no location."""
     c = grid.circles
     if not table.size or table.max() <= 0:
         return []
     table = table[:, grid.last].T  # circles × windows
     flat_best = table.argmax(axis=1)
     best_llr = table[np.arange(table.shape[0]), flat_best]
-    chosen: list[Cluster] = []
-    taken: set[int] = set()
-    # One candidate per centre: its best circle × window (first in order on ties).
-    candidates = {}
+    best_row: dict[int, int] = {}
     for row in np.flatnonzero(best_llr > 0):
         centre = int(c.centre[row])
-        if centre not in candidates or best_llr[row] > best_llr[candidates[centre]]:
-            candidates[centre] = row
-    rows = sorted(candidates.values(), key=lambda r: (-best_llr[r], r))
-    tails = None
-    for row in rows:
+        if centre not in best_row or best_llr[row] > best_llr[best_row[centre]]:
+            best_row[centre] = int(row)
+    tails = location_tails(grid, inp.case_location, inp.case_day)
+    candidates = []
+    for centre, row in best_row.items():
         members = c.neighbours[c.start[row] : c.end[row]].tolist()
-        if taken.intersection(members):
-            continue
-        if tails is None:
-            tails = location_tails(grid, inp.case_location, inp.case_day)
         w = int(flat_best[row])
         cases = int(tails[w, members].sum())
-        chosen.append(
-            Cluster(
-                rank=len(chosen) + 1,
-                centre=int(c.centre[row]),
-                members=members,
-                radius_km=float(c.radius_km[row]),
-                window_days=w + 1,
-                cases=cases,
-                expected=float(grid.expected[w, grid.last[row]]),
-                llr=float(llr(cases, grid.expected[w, grid.last[row]], grid.total)),
-            )
-        )
-        taken.update(members)
-    return chosen
+        mu = float(grid.expected[w, grid.last[row]])
+        candidates.append(
+            Cluster(0, centre, members, float(c.radius_km[row]), w + 1, cases, mu,
+                    float(llr(cases, mu, grid.total)))
+        )  # fmt: skip
+    return strongest_first(candidates)
 
 
 _GRID: Grid | None = None
@@ -306,7 +293,7 @@ def scan(inp: ScanInput, params: ScanParams) -> ScanResult:
     sims, cpu = np.zeros(0), 0.0
     if params.replicates and clusters:
         sims, cpu = _monte_carlo(grid, inp, params, observed)
-    assess(clusters, sims, params)
+    clusters = assess(clusters, sims, params)
     return ScanResult(
         clusters=clusters,
         replicates_done=int(sims.size),

@@ -123,8 +123,40 @@ def recurrence_days(p: float, interval_days: int) -> float:
     return 1.0 / p_day if p_day > 0 else float("inf")
 
 
-def assess(clusters: list[Cluster], sims: np.ndarray, params: ScanParams) -> None:
+def strongest_first(candidates: list[Cluster]) -> list[Cluster]:
+    """Each centre's best cylinder → the clusters: strongest first, none sharing a location.
+
+    On an equal LLR (the same cases, counted by circles round different centres) the circle
+    with fewer locations comes first, then the smaller one, then the lower centre. That is a
+    choice where SaTScan's order is unspecified; it gives SaTScan's published NYCfever result,
+    where location 11372 alone is reported rather than the circle round its empty neighbour.
+    """
+    order = sorted(
+        candidates, key=lambda c: (-round(c.llr, 9), len(c.members), c.radius_km, c.centre)
+    )
+    chosen: list[Cluster] = []
+    taken: set[int] = set()
+    for cluster in order:
+        if taken.intersection(cluster.members):
+            continue
+        cluster.rank = len(chosen) + 1
+        chosen.append(cluster)
+        taken.update(cluster.members)
+    return chosen
+
+
+UNTESTED_SHOWN = 10  # clusters reported when no replicate was run (as SaTScan)
+
+
+def assess(clusters: list[Cluster], sims: np.ndarray, params: ScanParams) -> list[Cluster]:
+    """P-values and recurrence intervals, and the clusters worth reporting, as SaTScan does:
+    the most likely always; a secondary one only if some replicate stayed below it (p < 1),
+    or, with no replicates, the first ten."""
     stopped_early = sims.size < params.replicates
     for cluster in clusters:
         cluster.p_value = p_value(cluster.llr, sims, stopped_early)
         cluster.recurrence_days = recurrence_days(cluster.p_value, params.interval_days)
+    if not sims.size:
+        return clusters[:UNTESTED_SHOWN]
+    floor = 1e-9 * max(1.0, clusters[0].llr) if clusters else 0.0
+    return [c for i, c in enumerate(clusters) if i == 0 or bool((sims < c.llr - floor).any())]

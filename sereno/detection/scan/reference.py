@@ -18,6 +18,7 @@ from .model import (
     llr,
     monte_carlo_stop,
     replicate_days,
+    strongest_first,
 )
 
 
@@ -63,17 +64,13 @@ def reference_scan(inp: ScanInput, params: ScanParams) -> ScanResult:
         centre = circles[cyl[0]][0]
         if centre not in best or cyl[4] > best[centre][4]:
             best[centre] = cyl
-    clusters: list[Cluster] = []
-    taken: set[int] = set()
-    for index, w, cases, expected, value in sorted(best.values(), key=lambda c: (-c[4], c[0])):
-        centre, radius, inside = circles[index]
-        members = [int(m) for m in np.flatnonzero(inside)]
-        if taken.intersection(members):
-            continue
-        clusters.append(
-            Cluster(len(clusters) + 1, centre, members, radius, w, cases, expected, value)
-        )
-        taken.update(members)
+    clusters = strongest_first(
+        [
+            Cluster(0, circles[i][0], [int(m) for m in np.flatnonzero(circles[i][2])],
+                    circles[i][1], w, cases, expected, value)
+            for i, w, cases, expected, value in best.values()
+        ]
+    )  # fmt: skip
     sims = np.zeros(0)
     if params.replicates and clusters:
         observed = clusters[0].llr
@@ -89,5 +86,5 @@ def reference_scan(inp: ScanInput, params: ScanParams) -> ScanResult:
         sims = sims[
             : monte_carlo_stop(sims >= observed - 1e-9 * max(1.0, observed), params.early_stop)
         ]
-    assess(clusters, sims, params)
+    clusters = assess(clusters, sims, params)
     return ScanResult(clusters, int(sims.size), sims, inp.total_cases, inp.n_locations, inp.n_days)

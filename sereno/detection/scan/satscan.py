@@ -161,7 +161,7 @@ def report(result: ScanResult, inp: ScanInput, params: ScanParams, start: dt.dat
             ("Location IDs included", ids),
             (
                 "Coordinates / radius",
-                f"({_coord(lat, 'N', 'S')}, {_coord(lon, 'E', 'W')}) / {cluster.radius_km:.2f} km",
+                f"({_coord(lat, 'N', 'S')}, {_coord(lon, 'E', 'W')}) / {_km(cluster.radius_km)}",
             ),
             ("Time frame", f"{_d(first)} to {_d(end)}"),
             ("Number of cases", str(cluster.cases)),
@@ -207,3 +207,8 @@ def _ri(days: float | None) -> str:
     if days >= 365:
         return f"{days / 365.25:.1f} years"
     return f"{days:.0f} day" + ("" if round(days) == 1 else "s")
+
+
+def _km(radius: float) -> str:
+    """As SaTScan prints it: "2.90 km", and "0 km" for a single location."""
+    return f"{radius:.2f} km" if radius > 0 else "0 km"

@@ -392,7 +392,12 @@ def test_a_channel_enabled_while_the_sender_runs_starts_sending_and_stops_when_d
             time.sleep(0.05)
         assert len(RecordingTransport.calls) == 2
         Channel.objects.filter(pk=channel.pk).update(enabled=False)
-        time.sleep(0.3)
+        # The channel's sender thread ends at the next rescan (however loaded the machine).
+        name = f"sender-{channel.pk}"
+        deadline = time.monotonic() + 10
+        while any(t.name == name for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the sender did not stop"
+            time.sleep(0.05)
         queue(channel, 1, start=5)
         time.sleep(0.6)
         assert len(RecordingTransport.calls) == 2  # off again

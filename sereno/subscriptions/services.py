@@ -114,12 +114,38 @@ def subscriptions_cancel_for(*, contact: Contact) -> int:
 
 def subscriptions_purge_unconfirmed(*, older_than: timedelta = UNCONFIRMED_KEPT) -> int:
     """Delete pending subscriptions asked for more than `older_than` ago whose code, link or
-    question has expired (one asked for again is kept while its new code is valid)."""
+    question has expired (one asked for again is kept while its new code is valid), and the
+    contacts made only for them: anyone can type someone else's number on the web page, and
+    that sealed number, with the code message sent to it, is not kept for nothing. A contact
+    stays if it has anything else: a message from it, a conversation, another subscription,
+    an alert, a message still to send, or an opt-out to honour."""
     now = timezone.now()
     stale = Subscription.objects.filter(status=S.PENDING, created_at__lt=now - older_than).filter(
         Q(confirmation_expires_at__isnull=True) | Q(confirmation_expires_at__lt=now)
     )
-    deleted, _rows = stale.delete()
+    with transaction.atomic():
+        contact_ids = set(stale.values_list("contact_id", flat=True))
+        deleted, _rows = stale.delete()
+        _forget_contacts_made_for_nothing(contact_ids)
+    return deleted
+
+
+def _forget_contacts_made_for_nothing(contact_ids: set[int]) -> int:
+    from sereno.alerts.models import AlertRecipient
+    from sereno.messaging.models import OutboundMessage
+
+    in_flight = [OutboundMessage.Status.QUEUED, OutboundMessage.Status.SENDING]
+    unused = (
+        Contact.objects.filter(pk__in=contact_ids, opted_out_at__isnull=True)
+        .exclude(pk__in=Subscription.objects.values("contact_id"))
+        .exclude(pk__in=AlertRecipient.objects.values("contact_id"))
+        .exclude(inbound__isnull=False)
+        .exclude(conversations__isnull=False)
+        .exclude(outbound__status__in=in_flight)
+    )
+    ids = list(unused.values_list("pk", flat=True))
+    OutboundMessage.objects.filter(contact_id__in=ids).delete()
+    deleted, _rows = Contact.objects.filter(pk__in=ids).delete()
     return deleted
 
 

@@ -11,7 +11,7 @@ from sereno.geo import zones
 from sereno.geo.areas import import_areas
 from sereno.lib.crypto import keyed_hash
 from sereno.messaging.contacts import find_contact
-from sereno.messaging.models import Channel, OutboundMessage
+from sereno.messaging.models import Channel, Contact, OutboundMessage
 from sereno.subscriptions import services
 from sereno.subscriptions.models import Subscription
 from tests.geo.helpers import MUNICIPALITIES, polygon
@@ -259,5 +259,32 @@ def test_unconfirmed_requests_are_deleted_after_a_week(client, sms_channel, cloc
     client.post("/alertas/", _form(**CIRCLE))  # asked again: kept while the new code is valid
     assert purge_unconfirmed_task.call_local() == 0
     clock.advance(minutes=16)
+    OutboundMessage.objects.update(status=OutboundMessage.Status.DELIVERED)  # the codes went
     assert purge_unconfirmed_task.call_local() == 1
     assert not Subscription.objects.exists()
+    # The sealed number typed on the page and the code messages sent to it are gone too.
+    assert not Contact.objects.exists() and not OutboundMessage.objects.exists()
+
+
+def test_the_purge_keeps_a_contact_that_has_anything_else(client, sms_channel, clock):
+    from sereno.messaging.services import inbound_receive
+    from sereno.messaging.transports.base import Incoming
+    from sereno.subscriptions.tasks import purge_unconfirmed_task
+
+    client.post("/alertas/", _form(**CIRCLE))
+    contact = Contact.objects.get()
+    clock.advance(days=8)
+    # The code has not gone yet (the gateway was down): the contact and its message stay.
+    assert purge_unconfirmed_task.call_local() == 1
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    assert OutboundMessage.objects.filter(contact=contact).exists()
+    # A phone that also writes to the line is a reporter: kept once its code has gone.
+    client.post("/alertas/", _form(**CIRCLE))
+    inbound_receive(
+        channel=sms_channel, incoming=Incoming(external_id="x1", sender=PHONE, text="hola"),
+        route="deferred",
+    )  # fmt: skip
+    OutboundMessage.objects.update(status=OutboundMessage.Status.DELIVERED)
+    clock.advance(days=8)
+    assert purge_unconfirmed_task.call_local() == 1
+    assert Contact.objects.filter(pk=contact.pk).exists()

@@ -112,13 +112,28 @@ return tostring(wait)
 """
 
 
+# How far ahead a process takes units from a Redis bucket for its own threads (see below).
+RESERVE_SECONDS = 0.02
+
+
 class RedisTokenBucket(TokenBucket):
-    """A bucket shared by every process that uses the same Redis and key."""
+    """A bucket shared by every process that uses the same Redis and key.
+
+    A process takes units a chunk at a time and hands them to its threads, so that a fast
+    route costs one round trip to Redis per chunk rather than per message (at 1,000 messages
+    a second that round trip was a fifth of the sender's CPU). A chunk is at most
+    RESERVE_SECONDS of the rate and a quarter of the burst: at 30/s it is one unit (nothing
+    changes), at 2,000/s forty. What a process holds is spent within that blink, and the
+    average rate and the burst hold as before: units are never created, only taken earlier.
+    """
 
     def __init__(self, client, key: str, *, rate: float, burst: float):
         self.rate = float(rate)
         self.burst = max(1.0, float(burst))
         self.key = key
+        self.chunk = max(1.0, min(self.burst / 4, self.rate * RESERVE_SECONDS))
+        self._reserve = 0.0
+        self._lock = threading.Lock()
         self._script = client.register_script(_TAKE_SCRIPT)
         # While Redis cannot be reached, this process keeps to the rate on its own.
         self._fallback = LocalTokenBucket(rate=rate, burst=burst)
@@ -127,6 +142,20 @@ class RedisTokenBucket(TokenBucket):
     def try_acquire(self, units: float) -> float:
         if self.rate <= 0:
             return 0.0
+        with self._lock:
+            if self._reserve >= units:
+                self._reserve -= units
+                return 0.0
+            # A whole chunk or nothing: when the route is at its limit, this waits the chunk's
+            # time (RESERVE_SECONDS at most) rather than asking Redis for a unit at a time.
+            take = max(self.chunk, units - self._reserve)
+            wait = self._take(take)
+            if wait > 0:
+                return wait
+            self._reserve += take - units
+            return 0.0
+
+    def _take(self, units: float) -> float:
         if self._down_since is not None and time.monotonic() - self._down_since < 5:
             return self._fallback.try_acquire(units)
         try:

@@ -141,3 +141,27 @@ def test_two_processes_share_one_bucket_through_redis():
     _within_rate(both, rate=100, burst=5)
     # Both really drew from it at the same time (interleaved, not one after the other).
     assert stamps[0][-1] > stamps[1][0] and stamps[1][-1] > stamps[0][0]
+
+
+@pytest.mark.redis
+def test_a_fast_route_takes_its_units_from_redis_a_chunk_at_a_time():
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    key = f"sereno-test:bucket:{uuid.uuid4().hex}"
+    fast = RedisTokenBucket(client, key, rate=2000, burst=200)
+    calls = []
+    script = fast._script
+    fast._script = lambda **kw: calls.append(kw["args"][2]) or script(**kw)
+    assert fast.chunk == 40  # 20 ms of the rate
+    for _ in range(400):
+        assert fast.acquire(1)
+    assert len(calls) <= 20  # about one round trip per 40 messages (a retry or two), not 400
+    # A slow route is unchanged: one unit per round trip, the rate exact.
+    slow = RedisTokenBucket(client, key + ":slow", rate=30, burst=60)
+    assert slow.chunk == 1
+    assert sum(slow.try_acquire(1) == 0 for _ in range(61)) == 60  # the burst, then wait

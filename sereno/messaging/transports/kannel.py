@@ -30,12 +30,13 @@ the SMSC.
 
 import base64
 import hmac
+import http.client
 import math
+import select
 import threading
 import urllib.parse
 from datetime import UTC, datetime
 
-import urllib3
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -52,9 +53,7 @@ from sereno.messaging.transports.base import (
     Transport,
 )
 
-TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
-# Connections kept open to smsbox: at least the sender's threads per channel.
-POOL_SIZE = 32
+TIMEOUT_SECONDS = 15.0  # connecting, and waiting for smsbox's answer
 # A DLR's event number (`%d`) -> our delivery status.
 DLR_EVENTS = {
     "1": "delivered",  # delivered to the phone
@@ -93,8 +92,7 @@ class KannelTransport(Transport):
 
     def __init__(self, channel):
         super().__init__(channel)
-        self._client: urllib3.PoolManager | None = None
-        self._lock = threading.Lock()
+        self._connections = KeepAlive()
 
     # ---- inbound -------------------------------------------------------------------------
     def authenticate(self, request: HttpRequest, endpoint: str) -> None:
@@ -155,23 +153,8 @@ class KannelTransport(Transport):
         return HttpResponse(b"", status=200, content_type="text/plain; charset=utf-8")
 
     # ---- outbound ------------------------------------------------------------------------
-    def http(self) -> urllib3.PoolManager:
-        """One keep-alive pool per transport, shared by the sender's threads. urllib3 rather
-        than httpx here: sendsms is the hot path of every SMS, and urllib3 spends about 0.35
-        ms of CPU per request where httpx spends 0.8 (docs/benchmarks.md)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = urllib3.PoolManager(
-                        num_pools=4, maxsize=POOL_SIZE, block=False, timeout=TIMEOUT,
-                        retries=False,
-                    )  # fmt: skip
-        return self._client
-
     def close(self) -> None:
-        if self._client is not None:
-            self._client.clear()
-            self._client = None
+        self._connections.close()
 
     def status_url(self, message) -> str:
         """Where Kannel reports delivery of `message`: our status endpoint, the secret as Basic
@@ -228,27 +211,75 @@ class KannelTransport(Transport):
             raise PermanentError("channel has no sender number", code="config")
         headers = self.send_headers(message, to=to)
         try:
-            response = self.http().request(
-                "POST", url, body=message.text.encode(), headers=headers, redirect=False
-            )
-        except urllib3.exceptions.TimeoutError as exc:
+            status, data = self._connections.post(url, message.text.encode(), headers)
+        except TimeoutError as exc:
             raise RetryableError("timeout", code="timeout") from exc
-        except urllib3.exceptions.HTTPError as exc:
-            # The exception's text names the URL (no number or text of ours: those are in the
-            # body and headers), but only its type is kept.
+        except (OSError, http.client.HTTPException) as exc:
+            # Only the type is kept: an exception's text may name the address.
             raise RetryableError(f"network error: {type(exc).__name__}", code="network") from exc
         # Kannel answers "0: Accepted for delivery" (202) or "3: Queued for later delivery"
         # (202, the SMSC is down and bearerbox stores it); no message id.
-        status = response.status
         if status < 300:
             return Sent(provider_id="")
         # The answer is Kannel's own short text ("Authorization failed for sendsms", "Sender
         # missing", "Message queue full"...): no address, no text of ours.
-        answer = response.data.decode("utf-8", "replace").strip()[:100]
+        answer = data.decode("utf-8", "replace").strip()[:100]
         detail = f"HTTP {status}: {answer}"
         if status in (408, 429) or status >= 500:
             raise RetryableError(detail, code=str(status))
         raise PermanentError(detail, code=str(status))
+
+
+class KeepAlive:
+    """sendsms over one keep-alive `http.client` connection per sender thread and address.
+
+    sendsms is the hot path of every SMS: the standard library's client spends about 0.2 ms
+    of CPU per request, urllib3's pool 0.35 and httpx 0.8 (docs/benchmarks.md). A connection
+    smsbox has closed while idle is noticed before it is used (the socket reads as closed)
+    and opened again; a request is never sent twice here (a failure is the outbox's retry).
+    """
+
+    def __init__(self, timeout: float = TIMEOUT_SECONDS):
+        self.timeout = timeout
+        self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.hostname, parts.port)
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.key != key:
+            if conn is not None:
+                conn.close()
+            kind = (
+                http.client.HTTPSConnection
+                if parts.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = kind(parts.hostname or "", parts.port, timeout=self.timeout)
+            self._local.conn, self._local.key = conn, key
+            with self._lock:
+                self._opened.append(conn)
+        elif conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+            conn.close()  # closed by smsbox while idle (or it sent what was not asked for)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except BaseException:
+            conn.close()
+            raise
+        if response.will_close:
+            conn.close()  # the next request opens it again
+        return response.status, data
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
 
 
 def _basic_password(header: str) -> str | None:

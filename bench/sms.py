@@ -10,8 +10,10 @@ Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free port
    reports to the trivial server: the ceiling for "replies on the phones", the same Kannel
    work as Sereno's run).
 2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
-   transport, as many threads as Sereno's sender, the leanest client: http.client) ->
-   fakesmsc, with delivery reports (to the trivial server) and without.
+   transport, as many connections as Sereno's senders open) -> fakesmsc, with delivery
+   reports (to the trivial server) and without; by wrk (bench/sendsms.lua, C: the ceiling is
+   the gateway's, not the client's) when it is installed, else by Python threads on
+   http.client (which, in one process, are themselves the limit beyond about 8).
 3. Sereno inbound: fakesmsc -> smsbox -> gunicorn (the webhook stores the message and queues
    its routing), a Huey worker (`sereno manage run_huey`, on Redis) routes it through the
    conversation and writes the reply to the outbox, and `sereno sender` sends the replies back
@@ -29,6 +31,7 @@ import http.server
 import json
 import os
 import queue
+import shutil
 import socketserver
 import subprocess
 import sys
@@ -51,6 +54,7 @@ INBOUND_TEXT = "Hubo una balacera en la colonia, ¿qué hacemos?"
 # Sereno's first question in Spanish after smart encoding (ó -> o: GSM-7, one segment): what
 # the replying trivial app sends, so that Kannel carries the same reply in both runs.
 REPLY_TEXT = "¿Donde paso? Lugar y municipio, ej.: Kennedy, Tegucigalpa"
+WRK_SECONDS = 5  # how long wrk drives sendsms for an outbound ceiling
 OUTBOUND_TEXT = "Alerta {i:05d}: corte de ruta en la CA-5 a la altura de Comayagua, señora."
 
 
@@ -238,6 +242,9 @@ def kannel_ceiling(work: Path, n: int, threads: int, *, inbound_only: bool = Fal
         for dlr in () if inbound_only else (True, False):
             with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
+                if shutil.which("wrk"):
+                    ceilings[("outbound", dlr)] = _wrk_outbound(gateway, dlr_base, threads, dlr)
+                    continue
                 sendsms_direct(gateway, n // 10, dlr_base, threads, dlr=dlr)  # warm-up
                 gateway.phone.wait_for(n // 10, timeout=120)
                 base = len(gateway.phone.received())
@@ -250,6 +257,38 @@ def kannel_ceiling(work: Path, n: int, threads: int, *, inbound_only: bool = Fal
         server.terminate()
         server.wait()
     return ceilings
+
+
+def _wrk_outbound(gateway: Gateway, dlr_base: str, connections: int, dlr: bool) -> float:
+    """Kannel's outbound ceiling driven by wrk (C, an event loop: next to no CPU), with the
+    same number of connections as Sereno's senders: messages accepted by sendsms in
+    WRK_SECONDS, divided by the time until all of them are on the phones."""
+    script = Path(__file__).resolve().parent / "sendsms.lua"
+    env = {**os.environ, "SERENO_WRK_USER": gateway.username,
+           "SERENO_WRK_PASSWORD": gateway.password, "SERENO_WRK_FROM": SHORT_CODE,
+           "SERENO_WRK_DLR_BASE": dlr_base if dlr else "",
+           "SERENO_WRK_TEXT": OUTBOUND_TEXT.replace("{i:05d}", "%05d")}  # fmt: skip
+
+    def run(seconds: int) -> int:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
+             gateway.sendsms_url], env=env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        requests, _micros, errors, bad = map(int, out.split("WRK ")[1].split()[:4])
+        if errors or bad:
+            print(f"wrk: {errors} socket errors, {bad} answers not 2xx", file=sys.stderr)
+        return requests - bad
+
+    def arrived() -> int:
+        return len(gateway.phone.received())
+
+    warm = run(1)
+    until_count(arrived, warm, timeout=120, what="warm-up")
+    base = arrived()
+    started = time.monotonic()
+    accepted = run(WRK_SECONDS)
+    until_count(lambda: arrived() - base, accepted, timeout=600, what="outbound (wrk)")
+    return rate(accepted, time.monotonic() - started)
 
 
 def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
@@ -465,11 +504,12 @@ def main() -> int:
               "  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
         print(f"Kannel ceiling  inbound, reply on the phone  {ceilings['replies']:6.0f} msg/s"
               "  (... -> trivial server -> sendsms with reports -> fakesmsc)")  # fmt: skip
+        driver = "wrk" if shutil.which("wrk") else "Python threads"
         for key in ceilings:
             if isinstance(key, tuple):
                 label = "with delivery reports" if key[1] else "without delivery reports"
                 print(f"Kannel ceiling  outbound {label:<24} {ceilings[key]:6.0f} msg/s"
-                      "  (sendsms -> fakesmsc)")  # fmt: skip
+                      f"  ({driver} -> sendsms -> fakesmsc)")  # fmt: skip
     if args.phase in ("all", "sereno"):
         results = sereno_rates(args, work)
 

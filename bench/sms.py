@@ -221,24 +221,27 @@ def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr
 
 
 # ---- phases ----------------------------------------------------------------------------------
-def kannel_ceiling(work: Path, n: int, threads: int, *, inbound_only: bool = False) -> dict:
+def kannel_ceiling(
+    work: Path, n: int, threads: int, *, inbound_only: bool = False, outbound_only: bool = False
+) -> dict:
     """Kannel's rates against the trivial server: "inbound", "replies", ("outbound", dlr)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port)])
     ceilings = {}
     try:
         wait_until(lambda: _up(port), timeout=10, what="trivial server")
-        with Gateway(work / "ceiling-in", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
-                     verbosity=3) as gateway:  # fmt: skip
-            lines = phone_lines(gateway, n, INBOUND_TEXT, prefix="8")
-            gateway.phone.send_lines(lines[: n // 10])  # warm-up
-            until_count(lambda: trivial_count(port), n // 10, timeout=60, what="warm-up")
-            base = trivial_count(port)
-            started = time.monotonic()
-            gateway.phone.send_lines(lines)
-            until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
-            ceilings["inbound"] = rate(n, time.monotonic() - started)
-        ceilings["replies"] = _replying_ceiling(work, n, threads, port)
+        if not outbound_only:
+            with Gateway(work / "ceiling-in", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
+                         verbosity=3) as gateway:  # fmt: skip
+                lines = phone_lines(gateway, n, INBOUND_TEXT, prefix="8")
+                gateway.phone.send_lines(lines[: n // 10])  # warm-up
+                until_count(lambda: trivial_count(port), n // 10, timeout=60, what="warm-up")
+                base = trivial_count(port)
+                started = time.monotonic()
+                gateway.phone.send_lines(lines)
+                until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
+                ceilings["inbound"] = rate(n, time.monotonic() - started)
+            ceilings["replies"] = _replying_ceiling(work, n, threads, port)
         for dlr in () if inbound_only else (True, False):
             with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
@@ -366,6 +369,39 @@ OutboundMessage.objects.bulk_create(
 """)
 
 
+def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict) -> None:
+    """Each message opens a conversation and gets its first question back: the rates of
+    messages stored, routed with the reply queued, and replies on the phones."""
+
+    def stored() -> int:
+        return sereno.scalar("SELECT count(*) FROM messaging_inboundmessage")
+
+    def routed() -> int:
+        # Handled = routed, its reply written to the outbox in the same transaction.
+        return sereno.scalar(
+            "SELECT count(*) FROM messaging_inboundmessage WHERE status = 'handled'"
+        )
+
+    def replies() -> int:
+        return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
+
+    lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
+    gateway.phone.send_lines(lines[: n // 10])  # warm-up
+    until_count(stored, n // 10, timeout=120, what="warm-up")
+    until_count(routed, n // 10, timeout=120, what="warm-up routing")
+    until_count(replies, n // 10, timeout=120, what="warm-up replies")
+    base_stored, base_routed, base_replies = stored(), routed(), replies()
+    started = time.monotonic()
+    gateway.phone.send_lines(lines[n // 10 :])
+    until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
+    results["inbound"] = rate(n, time.monotonic() - started)
+    until_count(lambda: routed() - base_routed, n, timeout=1800, what="inbound routed")
+    results["routed"] = rate(n, time.monotonic() - started)
+    until_count(lambda: replies() - base_replies, n, timeout=1800, what="replies")
+    results["replies"] = rate(n, time.monotonic() - started)
+    drain(sereno)
+
+
 def sereno_rates(args, work: Path) -> dict:
     sereno = Deployment(
         work / "sereno", database_url=args.database_url, redis_url=args.redis_url,
@@ -395,34 +431,9 @@ channel.save()
                                  "--workers", str(args.route_workers),
                                  "--worker-type", args.route_worker_type])  # fmt: skip
 
-        def stored() -> int:
-            return sereno.scalar("SELECT count(*) FROM messaging_inboundmessage")
-
-        def routed() -> int:
-            # Handled = routed, its reply written to the outbox in the same transaction.
-            return sereno.scalar(
-                "SELECT count(*) FROM messaging_inboundmessage WHERE status = 'handled'"
-            )
-
-        def replies() -> int:
-            return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
-
         # Inbound, each message opens a conversation and gets its first question back.
-        lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
-        gateway.phone.send_lines(lines[: n // 10])  # warm-up
-        until_count(stored, n // 10, timeout=120, what="warm-up")
-        until_count(routed, n // 10, timeout=120, what="warm-up routing")
-        until_count(replies, n // 10, timeout=120, what="warm-up replies")
-        base_stored, base_routed, base_replies = stored(), routed(), replies()
-        started = time.monotonic()
-        gateway.phone.send_lines(lines[n // 10 :])
-        until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
-        results["inbound"] = rate(n, time.monotonic() - started)
-        until_count(lambda: routed() - base_routed, n, timeout=1800, what="inbound routed")
-        results["routed"] = rate(n, time.monotonic() - started)
-        until_count(lambda: replies() - base_replies, n, timeout=1800, what="replies")
-        results["replies"] = rate(n, time.monotonic() - started)
-        drain(sereno)
+        if not args.outbound_only:
+            _sereno_inbound(sereno, gateway, n, results)
 
         # Outbound: N alerts already in the outbox; the sender is idle until they appear.
         # First with delivery reports (dlr_mask 31, the default), then without (0).
@@ -482,7 +493,12 @@ def main() -> int:
     parser.add_argument(
         "--inbound-only", action="store_true", help="Kannel's inbound ceiling and Sereno inbound"
     )
+    parser.add_argument(
+        "--outbound-only", action="store_true", help="Kannel's outbound ceilings and Sereno's"
+    )
     args = parser.parse_args()
+    if args.inbound_only and args.outbound_only:
+        parser.error("--inbound-only and --outbound-only exclude each other")
     if args.trivial_server:
         trivial_server(args.trivial_server)
         return 0
@@ -499,11 +515,13 @@ def main() -> int:
         # The same number of sendsms connections as Sereno's senders open (Kannel answers
         # sendsms after a round trip through bearerbox: the rate follows the connections).
         connections = args.sender_threads * args.sender_processes
-        ceilings = kannel_ceiling(work, n, connections, inbound_only=args.inbound_only)
-        print(f"Kannel ceiling  inbound, no reply            {ceilings['inbound']:6.0f} msg/s"
-              "  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
-        print(f"Kannel ceiling  inbound, reply on the phone  {ceilings['replies']:6.0f} msg/s"
-              "  (... -> trivial server -> sendsms with reports -> fakesmsc)")  # fmt: skip
+        ceilings = kannel_ceiling(work, n, connections, inbound_only=args.inbound_only,
+                                  outbound_only=args.outbound_only)  # fmt: skip
+        if not args.outbound_only:
+            print(f"Kannel ceiling  inbound, no reply            {ceilings['inbound']:6.0f}"
+                  " msg/s  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
+            print(f"Kannel ceiling  inbound, reply on the phone  {ceilings['replies']:6.0f}"
+                  " msg/s  (... -> trivial server -> sendsms, reports -> fakesmsc)")  # fmt: skip
         driver = "wrk" if shutil.which("wrk") else "Python threads"
         for key in ceilings:
             if isinstance(key, tuple):
@@ -517,9 +535,10 @@ def main() -> int:
             share = f"  {value / ceiling:4.0%} of Kannel's" if ceiling else ""
             print(f"Sereno  {label:<36} {value:6.0f} msg/s{share}")
 
-        line("inbound stored (webhook answered)", results["inbound"], ceilings.get("inbound"))
-        line("inbound routed, reply queued", results["routed"], None)
-        line("inbound replies on the phones", results["replies"], ceilings.get("replies"))
+        if not args.outbound_only:
+            line("inbound stored (webhook answered)", results["inbound"], ceilings.get("inbound"))
+            line("inbound routed, reply queued", results["routed"], None)
+            line("inbound replies on the phones", results["replies"], ceilings.get("replies"))
         if not args.inbound_only:
             line("outbound with delivery reports", results[("outbound", True)],
                  ceilings.get(("outbound", True)))  # fmt: skip

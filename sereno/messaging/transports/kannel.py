@@ -242,7 +242,7 @@ class KeepAlive:
     def __init__(self, timeout: float = TIMEOUT_SECONDS):
         self.timeout = timeout
         self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []
+        self._open: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -259,10 +259,11 @@ class KeepAlive:
             )
             conn = kind(parts.hostname or "", parts.port, timeout=self.timeout)
             self._local.conn, self._local.key = conn, key
-            with self._lock:
-                self._opened.append(conn)
-        elif conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+        elif conn.sock is not None and _readable(conn.sock):
             conn.close()  # closed by smsbox while idle (or it sent what was not asked for)
+        if conn.sock is None:  # (re)connects in request(): close() must find it
+            with self._lock:
+                self._open.add(conn)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request("POST", path, body=body, headers=headers)
@@ -277,9 +278,18 @@ class KeepAlive:
 
     def close(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
+            opened, self._open = self._open, set()
         for conn in opened:
             conn.close()
+
+
+def _readable(sock) -> bool:
+    """Whether an idle keep-alive socket has something to read: the peer closed it."""
+    if hasattr(select, "poll"):  # any descriptor number (select() stops at 1024)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def _basic_password(header: str) -> str | None:

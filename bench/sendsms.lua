@@ -1,7 +1,8 @@
 -- wrk script: POST /cgi-bin/sendsms the way Sereno's Kannel transport does (the text as the
 -- body, everything else X-Kannel-* headers), to 1,000 numbers in turn, with delivery
 -- reports to SERENO_WRK_DLR_BASE when it is set. Used by bench/sms.py for Kannel's outbound
--- ceiling: wrk is C, so the ceiling is the gateway's and not the client's.
+-- ceilings and the replies of its inbound-with-reply ceiling: wrk is C, so the ceiling is the
+-- gateway's and not the client's.
 local user = os.getenv("SERENO_WRK_USER")
 local password = os.getenv("SERENO_WRK_PASSWORD")
 local from = os.getenv("SERENO_WRK_FROM")
@@ -23,6 +24,18 @@ request = function()
     headers["X-Kannel-DLR-Url"] = dlr_base .. "/dlr/?id=" .. counter .. "&event=%d"
   end
   return wrk.format("POST", nil, headers, string.format(text, counter % 100000))
+end
+
+-- SERENO_WRK_LIMIT: stop after that many answers (a count, not a duration).
+local limit = tonumber(os.getenv("SERENO_WRK_LIMIT") or "0")
+local answered = 0
+if limit > 0 then
+  response = function(status, headers, body)
+    answered = answered + 1
+    if answered >= limit then
+      wrk.thread:stop()
+    end
+  end
 end
 
 done = function(summary, latency, requests)

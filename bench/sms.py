@@ -32,6 +32,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import socketserver
 import subprocess
 import sys
@@ -54,14 +55,14 @@ INBOUND_TEXT = "Hubo una balacera en la colonia, ¿qué hacemos?"
 # Sereno's first question in Spanish after smart encoding (ó -> o: GSM-7, one segment): what
 # the replying trivial app sends, so that Kannel carries the same reply in both runs.
 REPLY_TEXT = "¿Donde paso? Lugar y municipio, ej.: Kennedy, Tegucigalpa"
-WRK_SECONDS = 5  # how long wrk drives sendsms for an outbound ceiling
 OUTBOUND_TEXT = "Alerta {i:05d}: corte de ruta en la CA-5 a la altura de Comayagua, señora."
 
 
 # ---- the trivial server (phase 1 and 2), run as `bench/sms.py --trivial-server PORT` --------
 class _Trivial(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    count = 0
+    count = 0  # every request (messages and delivery reports)
+    inbound = 0  # messages from the phones only (POST /in/)
     replies: "queue.Queue[str] | None" = None  # senders to answer, when replying
     lock = threading.Lock()
 
@@ -72,8 +73,10 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802
-        if self.path == "/count":
-            self._answer(str(_Trivial.count).encode())
+        if self.path in ("/count", "/count-in"):
+            self._answer(
+                str(_Trivial.count if self.path == "/count" else _Trivial.inbound).encode()
+            )
             return
         with _Trivial.lock:
             _Trivial.count += 1
@@ -91,6 +94,7 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
             return
         with _Trivial.lock:
             _Trivial.count += 1
+            _Trivial.inbound += self.path.startswith("/in/")
         self._answer()
         replies = _Trivial.replies
         if replies is not None and self.path.startswith("/in/"):
@@ -138,10 +142,12 @@ def trivial_server(port: int) -> None:
     _Server(("127.0.0.1", port), _Trivial).serve_forever()
 
 
-def trivial_count(port: int) -> int:
+def trivial_count(port: int, what: str = "count") -> int:
+    """Requests the trivial server answered ("count"), or messages from the phones only
+    ("count-in")."""
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=5) as r:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{what}", timeout=5) as r:  # noqa: S310
         return int(r.read())
 
 
@@ -241,12 +247,13 @@ def kannel_ceiling(
                 gateway.phone.send_lines(lines)
                 until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
                 ceilings["inbound"] = rate(n, time.monotonic() - started)
-            ceilings["replies"] = _replying_ceiling(work, n, threads, port)
+            replying = _replying_ceiling_wrk if shutil.which("wrk") else _replying_ceiling
+            ceilings["replies"] = replying(work, n, threads, port)
         for dlr in () if inbound_only else (True, False):
             with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
                 if shutil.which("wrk"):
-                    ceilings[("outbound", dlr)] = _wrk_outbound(gateway, dlr_base, threads, dlr)
+                    ceilings[("outbound", dlr)] = _wrk_outbound(gateway, dlr_base, threads, dlr, n)
                     continue
                 sendsms_direct(gateway, n // 10, dlr_base, threads, dlr=dlr)  # warm-up
                 gateway.phone.wait_for(n // 10, timeout=120)
@@ -262,36 +269,87 @@ def kannel_ceiling(
     return ceilings
 
 
-def _wrk_outbound(gateway: Gateway, dlr_base: str, connections: int, dlr: bool) -> float:
-    """Kannel's outbound ceiling driven by wrk (C, an event loop: next to no CPU), with the
-    same number of connections as Sereno's senders: messages accepted by sendsms in
-    WRK_SECONDS, divided by the time until all of them are on the phones."""
+def _wrk(
+    gateway: Gateway,
+    connections: int,
+    *,
+    text: str,
+    dlr_base: str = "",
+    seconds: int = 0,
+    limit: int = 0,
+    arrived=None,
+) -> int:
+    """Drive sendsms with wrk (bench/sendsms.lua) for `seconds`, or until `limit` answers
+    (wrk then stops sending, and is interrupted once `arrived()` is true); the number of
+    messages sendsms accepted."""
     script = Path(__file__).resolve().parent / "sendsms.lua"
     env = {**os.environ, "SERENO_WRK_USER": gateway.username,
            "SERENO_WRK_PASSWORD": gateway.password, "SERENO_WRK_FROM": SHORT_CODE,
-           "SERENO_WRK_DLR_BASE": dlr_base if dlr else "",
-           "SERENO_WRK_TEXT": OUTBOUND_TEXT.replace("{i:05d}", "%05d")}  # fmt: skip
+           "SERENO_WRK_DLR_BASE": dlr_base, "SERENO_WRK_TEXT": text,
+           "SERENO_WRK_LIMIT": str(limit)}  # fmt: skip
+    proc = subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds or 600}s", "-s", str(script),
+         gateway.sendsms_url], env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    if limit:
+        try:
+            wait_until(arrived, timeout=600, interval=0.1, what="wrk's messages")
+        finally:
+            proc.send_signal(signal.SIGINT)  # wrk prints its summary and exits
+    out, _ = proc.communicate(timeout=120)
+    requests, _micros, errors, bad = map(int, out.split("WRK ")[1].split()[:4])
+    if errors or bad:
+        print(f"wrk: {errors} socket errors, {bad} answers not 2xx", file=sys.stderr)
+    return requests - bad
 
-    def run(seconds: int) -> int:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
-             gateway.sendsms_url], env=env, capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        requests, _micros, errors, bad = map(int, out.split("WRK ")[1].split()[:4])
-        if errors or bad:
-            print(f"wrk: {errors} socket errors, {bad} answers not 2xx", file=sys.stderr)
-        return requests - bad
+
+def _wrk_outbound(gateway: Gateway, dlr_base: str, connections: int, dlr: bool, n: int) -> float:
+    """Kannel's outbound ceiling driven by wrk (C, an event loop: next to no CPU), with the
+    same number of connections as Sereno's senders and the same number of messages as
+    Sereno's run: n messages, from the first request until the last is on a phone."""
+    text = OUTBOUND_TEXT.replace("{i:05d}", "%05d")
+    dlr_base = dlr_base if dlr else ""
 
     def arrived() -> int:
         return len(gateway.phone.received())
 
-    warm = run(1)
-    until_count(arrived, warm, timeout=120, what="warm-up")
+    _wrk(gateway, connections, text=text, dlr_base=dlr_base, limit=n // 10,
+         arrived=lambda: arrived() >= n // 10)  # fmt: skip
     base = arrived()
     started = time.monotonic()
-    accepted = run(WRK_SECONDS)
-    until_count(lambda: arrived() - base, accepted, timeout=600, what="outbound (wrk)")
-    return rate(accepted, time.monotonic() - started)
+    _wrk(gateway, connections, text=text, dlr_base=dlr_base, limit=n,
+         arrived=lambda: arrived() - base >= n)  # fmt: skip
+    return rate(n, time.monotonic() - started)
+
+
+def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> float:
+    """Kannel's ceiling for Sereno's inbound work, with wrk sending the replies: n messages
+    from the phones to the trivial server, and at the same time n replies (the same text,
+    delivery reports to the trivial server) through sendsms over `connections` connections;
+    the rate from the start until every message is stored and every reply on a phone. The
+    same work for Kannel as Sereno's run (a message in, a message out, its two reports),
+    with no Python client to be the limit."""
+    with Gateway(work / "ceiling-reply", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
+                 verbosity=3) as gateway:  # fmt: skip
+        dlr_base = f"http://127.0.0.1:{port}"
+
+        def replies() -> int:
+            return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5049"))
+
+        lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
+        gateway.phone.send_lines(lines[: n // 10])  # warm-up
+        _wrk(gateway, connections, text=REPLY_TEXT, dlr_base=dlr_base, limit=n // 10,
+             arrived=lambda: replies() >= n // 10)  # fmt: skip
+        until_count(lambda: trivial_count(port, "count-in"), n // 10, timeout=120,
+                    what="warm-up")  # fmt: skip
+        base_in, base_out = trivial_count(port, "count-in"), replies()
+        started = time.monotonic()
+        gateway.phone.send_lines(lines[n // 10 :])
+        _wrk(gateway, connections, text=REPLY_TEXT, dlr_base=dlr_base, limit=n,
+             arrived=lambda: replies() - base_out >= n)  # fmt: skip
+        until_count(lambda: trivial_count(port, "count-in") - base_in, n, timeout=600,
+                    what="inbound")  # fmt: skip
+        return rate(n, time.monotonic() - started)
 
 
 def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:

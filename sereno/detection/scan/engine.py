@@ -25,6 +25,7 @@ from .model import (
     distances_from,
     llr,
     monte_carlo_stop,
+    reaching,
     replicate_days,
     strongest_first,
 )
@@ -257,7 +258,7 @@ def _monte_carlo(
         part, seconds = done
         cpu += seconds
         sims.append(part)
-        beats += int(np.count_nonzero(part >= observed - 1e-9 * max(1.0, observed)))
+        beats += int(np.count_nonzero(reaching(part, observed)))
         return params.early_stop > 0 and beats >= params.early_stop
 
     workers = min(params.workers or os.cpu_count() or 1, len(chunks))
@@ -281,8 +282,7 @@ def _monte_carlo(
                         rest.cancel()
                     break
     all_sims = np.concatenate(sims) if sims else np.zeros(0)
-    beaten = all_sims >= observed - 1e-9 * max(1.0, observed)
-    return all_sims[: monte_carlo_stop(beaten, params.early_stop)], cpu
+    return all_sims[: monte_carlo_stop(reaching(all_sims, observed), params.early_stop)], cpu
 
 
 def scan(inp: ScanInput, params: ScanParams) -> ScanResult:

@@ -109,9 +109,14 @@ def monte_carlo_stop(beats: np.ndarray, early_stop: int) -> int:
     return int(hit[0]) + 1 if hit.size else int(beats.size)
 
 
+def reaching(sims: np.ndarray, value: float) -> np.ndarray:
+    """Which replicate maxima reach `value` (equal within rounding counts as reaching)."""
+    return np.asarray(sims) >= value - 1e-9 * max(1.0, abs(value))
+
+
 def p_value(observed: float, sims: np.ndarray, stopped_early: bool = False) -> float:
     """rank / (R + 1); after an early stop SaTScan reports beaten / n instead."""
-    beaten = int(np.count_nonzero(sims >= observed - 1e-9 * max(1.0, abs(observed))))
+    beaten = int(np.count_nonzero(reaching(sims, observed)))
     if stopped_early:
         return min(1.0, beaten / sims.size)
     return (beaten + 1) / (sims.size + 1)
@@ -158,5 +163,4 @@ def assess(clusters: list[Cluster], sims: np.ndarray, params: ScanParams) -> lis
         cluster.recurrence_days = recurrence_days(cluster.p_value, params.interval_days)
     if not sims.size:
         return clusters[:UNTESTED_SHOWN]
-    floor = 1e-9 * max(1.0, clusters[0].llr) if clusters else 0.0
-    return [c for i, c in enumerate(clusters) if i == 0 or bool((sims < c.llr - floor).any())]
+    return [c for i, c in enumerate(clusters) if i == 0 or not reaching(sims, c.llr).all()]

@@ -17,6 +17,7 @@ from .model import (
     distances_from,
     llr,
     monte_carlo_stop,
+    reaching,
     replicate_days,
     strongest_first,
 )
@@ -79,12 +80,10 @@ def reference_scan(inp: ScanInput, params: ScanParams) -> ScanResult:
             values.append(
                 _best_llr(inp, params, circles, replicate_days(inp.case_day, params.seed, i))
             )
-            beaten = np.array(values) >= observed - 1e-9 * max(1.0, observed)
+            beaten = reaching(values, observed)
             if params.early_stop and beaten.sum() >= params.early_stop:
                 break
         sims = np.array(values)
-        sims = sims[
-            : monte_carlo_stop(sims >= observed - 1e-9 * max(1.0, observed), params.early_stop)
-        ]
+        sims = sims[: monte_carlo_stop(reaching(sims, observed), params.early_stop)]
     clusters = assess(clusters, sims, params)
     return ScanResult(clusters, int(sims.size), sims, inp.total_cases, inp.n_locations, inp.n_days)

@@ -130,7 +130,7 @@ def subscriptions_purge_unconfirmed(*, older_than: timedelta = UNCONFIRMED_KEPT)
     return deleted
 
 
-def _forget_contacts_made_for_nothing(contact_ids: set[int]) -> int:
+def _forget_contacts_made_for_nothing(contact_ids: set[int]) -> None:
     from sereno.alerts.models import AlertRecipient
     from sereno.messaging.models import OutboundMessage
 
@@ -145,8 +145,7 @@ def _forget_contacts_made_for_nothing(contact_ids: set[int]) -> int:
     )
     ids = list(unused.values_list("pk", flat=True))
     OutboundMessage.objects.filter(contact_id__in=ids).delete()
-    deleted, _rows = Contact.objects.filter(pk__in=ids).delete()
-    return deleted
+    Contact.objects.filter(pk__in=ids).delete()
 
 
 def _current(contact: Contact, zone: Zone) -> Subscription | None:
@@ -213,15 +212,22 @@ def email_channel() -> Channel | None:
     return Channel.objects.filter(enabled=True, kind="email").order_by("pk").first()
 
 
+def _web_contact(scheme: str, raw: str, language: str, client: str) -> Contact:
+    """The contact a web request names, within the per-client (the daily-rotating keyed hash
+    of lib.ratelimit, never an address) and per-address limits."""
+    ratelimit.hit("subscribe.client", client, settings.RATE_SUBSCRIBE_CLIENT)
+    contact = contact_for(scheme=scheme, raw=raw, language=language)
+    ratelimit.hit("subscribe.address", contact.address_hash, settings.RATE_SUBSCRIBE_ADDRESS)
+    return contact
+
+
 def web_phone_start(*, phone: str, zone: Zone, language: str, client: str) -> Subscription:
     """Send a 6-digit code by SMS for a subscription to `zone`. The page always moves on to
     the code (whether the number exists, opted out or is already subscribed is never said)."""
     channel = sms_channel()
     if channel is None:
         raise InvalidInput(_("Subscriptions by phone are not available yet."), field="phone")
-    ratelimit.hit("subscribe.client", client, settings.RATE_SUBSCRIBE_CLIENT)
-    contact = contact_for(scheme="tel", raw=phone, language=language)
-    ratelimit.hit("subscribe.address", contact.address_hash, settings.RATE_SUBSCRIBE_ADDRESS)
+    contact = _web_contact("tel", phone, language, client)
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         subscription = _pending_with_secret(
@@ -250,9 +256,7 @@ def web_email_start(
     channel = email_channel()
     if channel is None:
         raise InvalidInput(_("Subscriptions by e-mail are not available yet."), field="email")
-    ratelimit.hit("subscribe.client", client, settings.RATE_SUBSCRIBE_CLIENT)
-    contact = contact_for(scheme="mailto", raw=email, language=language)
-    ratelimit.hit("subscribe.address", contact.address_hash, settings.RATE_SUBSCRIBE_ADDRESS)
+    contact = _web_contact("mailto", email, language, client)
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
         subscription = _pending_with_secret(

@@ -166,6 +166,11 @@ def until_count(get, target: int, *, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
+def received_by(gateway: Gateway, prefix: str) -> int:
+    """Messages on the phones whose number starts with `prefix`."""
+    return sum(1 for m in gateway.phone.received() if m.receiver.startswith(prefix))
+
+
 def phone_lines(gateway: Gateway, n: int, text: str, *, prefix: str) -> list[bytes]:
     return [gateway.phone.line(f"+504{prefix}{i:07d}", SHORT_CODE, text) for i in range(n)]
 
@@ -336,7 +341,8 @@ def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> fl
         dlr_base = f"http://127.0.0.1:{port}"
 
         def replies() -> int:
-            return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5049"))
+
+            return received_by(gateway, "+5049")
 
         lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
         gateway.phone.send_lines(lines[: n // 10])  # warm-up
@@ -370,7 +376,8 @@ def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
 
         def replies() -> int:
-            return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
+
+            return received_by(gateway, "+5048")
 
         lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
         gateway.phone.send_lines(lines[: n // 10])  # warm-up
@@ -443,7 +450,8 @@ def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict)
         )
 
     def replies() -> int:
-        return sum(1 for m in gateway.phone.received() if m.receiver.startswith("+5048"))
+
+        return received_by(gateway, "+5048")
 
     lines = phone_lines(gateway, n + n // 10, INBOUND_TEXT, prefix="8")
     gateway.phone.send_lines(lines[: n // 10])  # warm-up

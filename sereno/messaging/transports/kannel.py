@@ -36,6 +36,7 @@ import select
 import threading
 import urllib.parse
 from datetime import UTC, datetime
+from functools import cached_property
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -159,6 +160,12 @@ class KannelTransport(Transport):
     def status_url(self, message) -> str:
         """Where Kannel reports delivery of `message`: our status endpoint, the secret as Basic
         authentication, our row's uuid and Kannel's event number."""
+        return f"{self._status_endpoint}?id={message.uuid}&event=%d"
+
+    @cached_property
+    def _status_endpoint(self) -> str:
+        """The part of every status URL that is the channel's (built once per transport, not
+        per message: a transport is rebuilt when its channel's settings change)."""
         base = str(self.config.get("callback_url") or getattr(settings, "PUBLIC_URL", ""))
         base = base.rstrip("/")
         if not base.startswith(("http://", "https://")):
@@ -166,7 +173,7 @@ class KannelTransport(Transport):
         path = reverse("messaging:hook-endpoint", args=[self.kind, self.channel.uuid, "status"])
         scheme, _, rest = base.partition("://")
         secret = str(self.config.get("secret") or "")
-        return f"{scheme}://kannel:{secret}@{rest}{path}?id={message.uuid}&event=%d"
+        return f"{scheme}://kannel:{secret}@{rest}{path}"
 
     def dlr_mask(self) -> int:
         value = str(self.config.get("dlr_mask") or "").strip()

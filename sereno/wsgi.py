@@ -27,6 +27,14 @@ def _hooks_application():
     from django.core.handlers.wsgi import WSGIHandler
 
     class HooksHandler(WSGIHandler):
+        def get_response(self, request):
+            response = super().get_response(request)
+            # As CommonMiddleware does for pages: with a length, the answer is not chunked,
+            # and a gateway's HTTP client keeps its connection open for the next request.
+            if not response.streaming and not response.has_header("Content-Length"):
+                response.headers["Content-Length"] = str(len(response.content))
+            return response
+
         def load_middleware(self, is_async=False):
             # Built once, at import, before any request thread runs.
             full = settings.MIDDLEWARE

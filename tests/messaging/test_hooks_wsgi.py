@@ -65,6 +65,8 @@ def kannel_post(channel, text, *, secret=SECRET, kannel_id="k1", length=None):
 def test_a_webhook_is_stored_through_the_lean_path(channel):
     answer = kannel_post(channel, "Hubo una balacera, ¿qué hacemos?")
     assert answer["status"] == 200 and answer["body"] == b""
+    # A length, so that the server does not chunk the answer and smsbox keeps its connection.
+    assert answer["headers"]["content-length"] == "0"
     assert InboundMessage.objects.get().text == "Hubo una balacera, ¿qué hacemos?"
     # No session, CSRF or language middleware ran: nothing a browser would get.
     assert "set-cookie" not in answer["headers"]
@@ -77,6 +79,7 @@ def test_the_lean_path_still_authenticates_and_limits_the_body(channel, settings
     settings.MAX_REQUEST_BYTES = 1024
     too_large = kannel_post(channel, "hola", kannel_id="k2", length=10_000_000)
     assert too_large["status"] == 413
+    assert too_large["headers"]["content-length"] == str(len(too_large["body"]))
     assert not InboundMessage.objects.exists()
     assert call("/hooks/kannel/00000000-0000-0000-0000-000000000000/")["status"] == 404
 

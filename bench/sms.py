@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.proc_cpu import CpuMeter, per_message  # noqa: E402
 from tests.messaging.kannel.deployment import Deployment  # noqa: E402
 from tests.messaging.kannel.harness import Gateway, free_port, wait_until  # noqa: E402
 
@@ -154,6 +155,11 @@ def trivial_count(port: int, what: str = "count") -> int:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+# CPU of every process by role over each measured phase, from the phones' first message until
+# the last delivery report is handled: {phase: (CpuMeter.used(), messages)}.
+CPU: dict[str, tuple[dict[str, float], int]] = {}
+
+
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
@@ -250,17 +256,20 @@ def kannel_ceiling(
                 gateway.phone.send_lines(lines[: n // 10])  # warm-up
                 until_count(lambda: trivial_count(port), n // 10, timeout=60, what="warm-up")
                 base = trivial_count(port)
-                started = time.monotonic()
+                meter, started = CpuMeter(), time.monotonic()
                 gateway.phone.send_lines(lines)
                 until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
                 ceilings["inbound"] = rate(n, time.monotonic() - started)
+                CPU["Kannel inbound, no reply"] = (meter.used(), n)
             replying = _replying_ceiling_wrk if shutil.which("wrk") else _replying_ceiling
             ceilings["replies"] = replying(work, n, threads, port)
         for dlr in () if inbound_only else (True, False):
             with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
                 if shutil.which("wrk"):
-                    ceilings[("outbound", dlr)] = _wrk_outbound(gateway, dlr_base, threads, dlr, n)
+                    ceilings[("outbound", dlr)] = _wrk_outbound(
+                        gateway, dlr_base, threads, dlr, n, port
+                    )
                     continue
                 sendsms_direct(gateway, n // 10, dlr_base, threads, dlr=dlr)  # warm-up
                 gateway.phone.wait_for(n // 10, timeout=120)
@@ -310,7 +319,9 @@ def _wrk(
     return requests - bad
 
 
-def _wrk_outbound(gateway: Gateway, dlr_base: str, connections: int, dlr: bool, n: int) -> float:
+def _wrk_outbound(
+    gateway: Gateway, dlr_base: str, connections: int, dlr: bool, n: int, port: int
+) -> float:
     """Kannel's outbound ceiling driven by wrk (C, an event loop: next to no CPU), with the
     same number of connections as Sereno's senders and the same number of messages as
     Sereno's run: n messages, from the first request until the last is on a phone."""
@@ -322,11 +333,16 @@ def _wrk_outbound(gateway: Gateway, dlr_base: str, connections: int, dlr: bool, 
 
     _wrk(gateway, connections, text=text, dlr_base=dlr_base, limit=n // 10,
          arrived=lambda: arrived() >= n // 10)  # fmt: skip
-    base = arrived()
-    started = time.monotonic()
+    base, base_reports = arrived(), trivial_count(port)
+    meter, started = CpuMeter(), time.monotonic()
     _wrk(gateway, connections, text=text, dlr_base=dlr_base, limit=n,
          arrived=lambda: arrived() - base >= n)  # fmt: skip
-    return rate(n, time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    if dlr:  # each message's two delivery reports, for the CPU figures
+        until_count(lambda: trivial_count(port) - base_reports, 2 * n, timeout=600,
+                    what="reports")  # fmt: skip
+    CPU[f"Kannel outbound, {'with' if dlr else 'without'} reports"] = (meter.used(), n)
+    return rate(n, elapsed)
 
 
 def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> float:
@@ -351,13 +367,18 @@ def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> fl
         until_count(lambda: trivial_count(port, "count-in"), n // 10, timeout=120,
                     what="warm-up")  # fmt: skip
         base_in, base_out = trivial_count(port, "count-in"), replies()
-        started = time.monotonic()
+        base_all = trivial_count(port)
+        meter, started = CpuMeter(), time.monotonic()
         gateway.phone.send_lines(lines[n // 10 :])
         _wrk(gateway, connections, text=REPLY_TEXT, dlr_base=dlr_base, limit=n,
              arrived=lambda: replies() - base_out >= n)  # fmt: skip
         until_count(lambda: trivial_count(port, "count-in") - base_in, n, timeout=600,
                     what="inbound")  # fmt: skip
-        return rate(n, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        # Each reply's two delivery reports (8 and 1) too, for the CPU figures.
+        until_count(lambda: trivial_count(port) - base_all, 3 * n, timeout=600, what="reports")
+        CPU["Kannel inbound, reply on the phone"] = (meter.used(), n)
+        return rate(n, elapsed)
 
 
 def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
@@ -417,7 +438,6 @@ def drain(sereno: Deployment) -> None:
         ) == 0,
         timeout=600, interval=0.5, what="delivery reports",
     )  # fmt: skip
-    time.sleep(1)
 
 
 def seed_outbox(sereno: Deployment, n: int, *, offset: int) -> None:
@@ -459,7 +479,7 @@ def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict)
     until_count(routed, n // 10, timeout=120, what="warm-up routing")
     until_count(replies, n // 10, timeout=120, what="warm-up replies")
     base_stored, base_routed, base_replies = stored(), routed(), replies()
-    started = time.monotonic()
+    meter, started = CpuMeter(), time.monotonic()
     gateway.phone.send_lines(lines[n // 10 :])
     until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
     results["inbound"] = rate(n, time.monotonic() - started)
@@ -468,6 +488,8 @@ def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict)
     until_count(lambda: replies() - base_replies, n, timeout=1800, what="replies")
     results["replies"] = rate(n, time.monotonic() - started)
     drain(sereno)
+    CPU["Sereno inbound, reply on the phone"] = (meter.used(), n)
+    time.sleep(1)
 
 
 def sereno_rates(args, work: Path) -> dict:
@@ -519,13 +541,15 @@ channel.save()
                 time.sleep(3)
             before = len(gateway.phone.received())
             seed_outbox(sereno, n, offset=0 if dlr else n)
-            started = time.monotonic()
+            meter, started = CpuMeter(), time.monotonic()
             # The sender polls every 50 ms (no Redis wake-up for a bulk insert).
             until_count(lambda b=before: len(gateway.phone.received()) - b, n, timeout=1800,
                         what="outbound")  # fmt: skip
             results[("outbound", dlr)] = rate(n, time.monotonic() - started)
             if dlr:
                 drain(sereno)
+            CPU[f"Sereno outbound, {'with' if dlr else 'without'} reports"] = (meter.used(), n)
+            time.sleep(1)
         for sender in senders:
             sereno.kill(sender)
     finally:
@@ -612,6 +636,11 @@ def main() -> int:
                  ceilings.get(("outbound", True)))  # fmt: skip
             line("outbound without delivery reports", results[("outbound", False)],
                  ceilings.get(("outbound", False)))  # fmt: skip
+    print("CPU per message, ms, from the first message until the last delivery report:")
+    roles = ("Kannel", "gunicorn", "router (Huey)", "sender", "PostgreSQL", "Redis",
+             "trivial server", "other")  # fmt: skip
+    for phase, (used, messages) in CPU.items():
+        print(f"  {phase:<36} {per_message(used, messages, roles)}")
     return 0
 
 

@@ -26,6 +26,11 @@ delivery reports, 1,700 against 8,000-11,000 without).
 
 On PostgreSQL + Redis (own database names), gunicorn with a deep listen backlog.
 Target: Sereno >= 80 % of the gateway's ceiling in both directions.
+
+Last, the CPU every process spent per message in each phase, by role (Kannel's boxes,
+gunicorn, the router, the sender, PostgreSQL, ...; bench/proc_cpu.py reads /proc), from the
+first message until the last delivery report: when a ceiling and Sereno's run are both
+CPU-bound on the same cores, their rates stand in the inverse ratio of these costs.
 """
 
 import argparse

@@ -165,16 +165,42 @@ def _store(
         "observed_over_expected": stats["cases"] / stats["expected"] if stats["expected"] else 0.0,
         "updated_at": now,
     }
+    same = {"detector": detector, "category": category, "locations_key": key,
+            "start_date": start_date, "end_date": end_date}  # fmt: skip
+    if not Signal.objects.filter(**same).exists():
+        ongoing = _ongoing(detector, category, set(locations), start_date, end_date)
+        if ongoing is not None:
+            # The same cluster, still going on: one signal that follows it, its figures and
+            # time frame today's, its first sighting (created_at) and a moderator's decision
+            # kept. A dismissed cluster is not put before moderators again every day.
+            for field, value in {**values, **same}.items():
+                setattr(ongoing, field, value)
+            ongoing.save()
+            return ongoing
     signal, _created = Signal.objects.update_or_create(
-        detector=detector,
-        category=category,
-        locations_key=key,
-        start_date=start_date,
-        end_date=end_date,
-        defaults=values,
-        create_defaults={**values, "created_at": now},
+        **same, defaults=values, create_defaults={**values, "created_at": now}
     )
     return signal
+
+
+def _ongoing(detector, category, locations: set, start_date, end_date) -> Signal | None:
+    """A signal an earlier run stored for a cluster this one continues: the same detector and
+    category, at least one location in common, and a time frame that reached the day before
+    this one's start or later (a cluster that stopped for longer is a new one). The latest
+    such signal, then the one sharing most locations."""
+    earlier = Signal.objects.filter(
+        detector=detector,
+        category=category,
+        end_date__lt=end_date,
+        end_date__gte=start_date - dt.timedelta(days=1),
+    )
+    best, best_rank = None, None
+    for signal in earlier:  # the signals of the last few days (the longest time window)
+        common = len(locations.intersection(signal.locations))
+        rank = (signal.end_date, common, -signal.pk)
+        if common and (best_rank is None or rank > best_rank):
+            best, best_rank = signal, rank
+    return best
 
 
 def _check(actor) -> None:

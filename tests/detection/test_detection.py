@@ -143,6 +143,7 @@ def test_moderator_sees_signal_and_drafts_an_alert(signal, client, moderator):
 def test_page_in_spanish(signal, client, moderator):
     html = staff_client(client, moderator).get("/staff/signals/").content.decode()
     assert "Redactar una alerta" in html and f"{signal.cases} observados" in html
+    assert "Detectada por primera vez" in html
 
 
 def test_dismiss_hides_the_signal_and_is_audited(signal, client, moderator):
@@ -156,6 +157,35 @@ def test_dismiss_hides_the_signal_and_is_audited(signal, client, moderator):
     detection_run(today=TODAY)  # found again: stays dismissed
     signal.refresh_from_db()
     assert signal.state == Signal.State.DISMISSED
+
+
+def near_hotspot():
+    def near(s):
+        return (
+            abs(s.centre_latitude - HOTSPOT[0]) < 0.02
+            and abs(s.centre_longitude - HOTSPOT[1]) < 0.02
+        )
+
+    return [s for s in Signal.objects.filter(detector="spacetime") if near(s)]
+
+
+def test_a_cluster_still_going_on_the_next_day_stays_one_signal(signal, client, moderator):
+    staff_client(client, moderator).post(f"/staff/signals/{signal.pk}/dismiss/")
+    tomorrow = TODAY + dt.timedelta(days=1)
+    add_reports(hotspot(n=6, seed=4), today=tomorrow)  # more shootings there the next day
+    detection_run(today=tomorrow)
+    [followed] = near_hotspot()  # not a second signal for the same place
+    assert followed.pk == signal.pk and followed.end_date == tomorrow
+    assert followed.cases > signal.cases  # today's figures
+    assert followed.created_at == signal.created_at  # first found the day before
+    assert followed.state == Signal.State.DISMISSED  # the moderator is not asked again
+
+
+def test_a_cluster_that_stopped_and_came_back_is_a_new_signal(signal):
+    later = TODAY + dt.timedelta(days=20)
+    add_reports(hotspot(seed=5), today=later)
+    detection_run(today=later)
+    assert {s.end_date for s in near_hotspot()} == {TODAY, later}
 
 
 def test_outsiders_and_anonymous_are_refused(signal, client, outsider):

@@ -15,10 +15,13 @@ from sereno.alerts import selectors
 from sereno.alerts.area import cap_shapes
 from sereno.alerts.models import Alert
 from sereno.alerts.texts import alert_texts, has_english
+from sereno.geo.models import Zone
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CAP_TYPE = "application/cap+xml"
+# <geocode> valueName of an administrative area's code: an OCHA P-code ("HN08", "HN0801").
+CAP_GEOCODE_NAME = "PCODE"
 LANGUAGES = (("es", "es-HN"), ("en", "en-US"))
 
 
@@ -81,6 +84,13 @@ def _info(root, alert: Alert, zones, language: str, tag: str, page_url: str) -> 
         _add(area, "polygon", text)
     for text in circles:
         _add(area, "circle", text)
+    # Administrative areas also by their OCHA P-code (COD-AB, as geo imports them), so that a
+    # system holding the same boundaries matches the area without reading its polygon.
+    codes = [z.area_code for z in zones if z.kind == Zone.Kind.AREA and z.area_code]
+    for code in dict.fromkeys(codes):
+        geocode = _add(area, "geocode")
+        _add(geocode, "valueName", CAP_GEOCODE_NAME)
+        _add(geocode, "value", code)
 
 
 def atom_feed(*, feed_url: str, site_url: str, language: str, urls) -> bytes:

@@ -88,6 +88,12 @@ def test_polygon_and_circle_alert_is_valid_cap(client, moderator, moderator2, tm
     circles = [c.text for c in es.findall("cap:area/cap:circle", NS)]
     assert circles == ["14.07230,-87.19210 3"]
     assert es.findtext("cap:area/cap:areaDesc", namespaces=NS) == "Colonia Kennedy, Tegucigalpa"
+    # The department also by its P-code; the circle has none.
+    geocodes = [
+        (g.findtext("cap:valueName", namespaces=NS), g.findtext("cap:value", namespaces=NS))
+        for g in es.findall("cap:area/cap:geocode", NS)
+    ]
+    assert geocodes == [("PCODE", "HN08")]
 
 
 def test_a_drawn_polygon_becomes_a_closed_cap_ring(client, moderator, moderator2):

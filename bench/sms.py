@@ -163,6 +163,21 @@ def trivial_count(port: int, what: str = "count") -> int:
 # CPU of every process by role over each measured phase, from the phones' first message until
 # the last delivery report is handled: {phase: (CpuMeter.used(), messages)}.
 CPU: dict[str, tuple[dict[str, float], int]] = {}
+# --link-rate: messages a second the operator's link brings from the phones (0: all at once).
+LINK_RATE = 0
+
+
+def new_gateway(workdir: Path, **options) -> Gateway:
+    return Gateway(workdir, verbosity=3, **options)
+
+
+def feed(gateway: Gateway, lines: list[bytes]) -> None:
+    """The phones send `lines`: all at once, or with a link rate at that pace (in the
+    background: the phase measures from the first message)."""
+    if LINK_RATE:
+        gateway.phone.send_paced(lines, LINK_RATE)
+    else:
+        gateway.phone.send_lines(lines)
 
 
 def rate(count: int, seconds: float) -> float:
@@ -268,21 +283,21 @@ def kannel_ceiling(
     try:
         wait_until(lambda: _up(port), timeout=10, what="trivial server")
         if not outbound_only:
-            with Gateway(work / "ceiling-in", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
-                         verbosity=3) as gateway:  # fmt: skip
+            service_url = f"http://127.0.0.1:{port}/in/?id=%I"
+            with new_gateway(work / "ceiling-in", service_url=service_url) as gateway:
                 lines = phone_lines(gateway, n, INBOUND_TEXT, prefix="8")
                 gateway.phone.send_lines(lines[: n // 10])  # warm-up
                 until_count(lambda: trivial_count(port), n // 10, timeout=60, what="warm-up")
                 base = trivial_count(port)
                 meter, started = CpuMeter(), time.monotonic()
-                gateway.phone.send_lines(lines)
+                feed(gateway, lines)
                 until_count(lambda: trivial_count(port) - base, n, timeout=600, what="inbound")
                 ceilings["inbound"] = rate(n, time.monotonic() - started)
                 CPU["Kannel inbound, no reply"] = (meter.used(), n)
             replying = _replying_ceiling_wrk if shutil.which("wrk") else _replying_ceiling
             ceilings["replies"] = replying(work, n, threads, port)
         for dlr in () if inbound_only else (True, False):
-            with Gateway(work / f"ceiling-out-{dlr}", verbosity=3) as gateway:
+            with new_gateway(work / f"ceiling-out-{dlr}") as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
                 if shutil.which("wrk"):
                     ceilings[("outbound", dlr)] = _wrk_outbound(
@@ -369,8 +384,8 @@ def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> fl
     the rate from the start until every message is stored and every reply on a phone. The
     same work for Kannel as Sereno's run (a message in, a message out, its two reports),
     with no Python client to be the limit."""
-    with Gateway(work / "ceiling-reply", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
-                 verbosity=3) as gateway:  # fmt: skip
+    with new_gateway(work / "ceiling-reply",
+                     service_url=f"http://127.0.0.1:{port}/in/?id=%I") as gateway:  # fmt: skip
         dlr_base = f"http://127.0.0.1:{port}"
 
         def replies() -> int:
@@ -386,7 +401,7 @@ def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> fl
         base_in, base_out = trivial_count(port, "count-in"), replies()
         base_all = trivial_count(port)
         meter, started = CpuMeter(), time.monotonic()
-        gateway.phone.send_lines(lines[n // 10 :])
+        feed(gateway, lines[n // 10 :])
         _wrk(gateway, connections, text=REPLY_TEXT, dlr_base=dlr_base, limit=n,
              arrived=lambda: replies() - base_out >= n)  # fmt: skip
         until_count(lambda: trivial_count(port, "count-in") - base_in, n, timeout=600,
@@ -403,8 +418,8 @@ def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
     Kannel: the message in, the reply out through sendsms, its two delivery reports)."""
     import urllib.request
 
-    with Gateway(work / "ceiling-reply", service_url=f"http://127.0.0.1:{port}/in/?id=%I",
-                 verbosity=3) as gateway:  # fmt: skip
+    with new_gateway(work / "ceiling-reply",
+                     service_url=f"http://127.0.0.1:{port}/in/?id=%I") as gateway:  # fmt: skip
         config = {"sendsms_url": gateway.sendsms_url, "username": gateway.username,
                   "password": gateway.password, "threads": threads,
                   "dlr_base": f"http://127.0.0.1:{port}"}  # fmt: skip
@@ -422,7 +437,7 @@ def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
         until_count(replies, n // 10, timeout=120, what="warm-up replies")
         base = replies()
         started = time.monotonic()
-        gateway.phone.send_lines(lines[n // 10 :])
+        feed(gateway, lines[n // 10 :])
         until_count(lambda: replies() - base, n, timeout=600, what="replies")
         elapsed = time.monotonic() - started
         request = urllib.request.Request(f"http://127.0.0.1:{port}/stop-replying", method="POST")
@@ -497,7 +512,7 @@ def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict)
     until_count(replies, n // 10, timeout=120, what="warm-up replies")
     base_stored, base_routed, base_replies = stored(), routed(), replies()
     meter, started = CpuMeter(), time.monotonic()
-    gateway.phone.send_lines(lines[n // 10 :])
+    feed(gateway, lines[n // 10 :])
     until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
     results["inbound"] = rate(n, time.monotonic() - started)
     until_count(lambda: routed() - base_routed, n, timeout=1800, what="inbound routed")
@@ -517,8 +532,8 @@ def sereno_rates(args, work: Path) -> dict:
     sereno.prepare()
     port = free_port()
     hook = f"http://kannel:{SECRET}@127.0.0.1:{port}/hooks/kannel/{CHANNEL_UUID}/?id=%I&time=%T"
-    gateway = Gateway(work / "kannel", service_url=hook, password=SENDSMS_PASSWORD,
-                      verbosity=3, http_retries=10)  # fmt: skip
+    gateway = new_gateway(work / "kannel", service_url=hook, password=SENDSMS_PASSWORD,
+                          http_retries=10)  # fmt: skip
     sereno.python(f"""
 from sereno.messaging.models import Channel
 channel = Channel(uuid="{CHANNEL_UUID}", kind="kannel", name="Kannel", address="{SHORT_CODE}",
@@ -600,6 +615,11 @@ def main() -> int:
     )
     parser.add_argument("--phase", choices=["all", "kannel", "sereno"], default="all")
     parser.add_argument(
+        "--link-rate", type=int, default=0,
+        help="inbound only: the phones send this many messages/s, as an operator's link"
+        " brings them; 0 (default): all at once, the gateway's own ceiling",
+    )  # fmt: skip
+    parser.add_argument(
         "--inbound-only", action="store_true", help="Kannel's inbound ceiling and Sereno inbound"
     )
     parser.add_argument(
@@ -608,9 +628,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.inbound_only and args.outbound_only:
         parser.error("--inbound-only and --outbound-only exclude each other")
+    if args.link_rate and not args.inbound_only:
+        # Outbound, the fake SMSC does not hold a `throughput` (at 100 it sent 154-590/s).
+        parser.error("--link-rate paces the phones: use it with --inbound-only")
     if args.trivial_server:
         trivial_server(args.trivial_server)
         return 0
+    global LINK_RATE
+    LINK_RATE = args.link_rate
     work = ROOT / "var" / "bench-sms"
     work.mkdir(parents=True, exist_ok=True)
     n = args.messages
@@ -619,6 +644,8 @@ def main() -> int:
     print(f"gunicorn {args.workers} workers x {args.threads} threads; Huey"
           f" {args.route_workers} {args.route_worker_type} workers; sender"
           f" {args.sender_processes} x {args.sender_threads} threads")  # fmt: skip
+    if LINK_RATE:
+        print(f"the phones send {LINK_RATE} messages/s, as an operator's link brings them")
     ceilings = {}
     if args.phase in ("all", "kannel"):
         # The same number of sendsms connections as Sereno's senders open (Kannel answers

@@ -1,6 +1,38 @@
-"""Statements the ORM does not write in one round trip."""
+"""Statements the ORM does not write in one round trip, or that a hot path should not have
+the ORM compile again for every call."""
 
 from django.db import connection, models
+
+
+def columns(model: type[models.Model]) -> str:
+    """Every concrete column of `model`, quoted, for a SELECT whose rows `raw()` turns into
+    instances (names from the model's own metadata)."""
+    q = connection.ops.quote_name
+    return ", ".join(q(field.column) for field in model._meta.concrete_fields)
+
+
+def marks(n: int) -> str:
+    """n parameter placeholders for an IN list."""
+    return ", ".join(["%s"] * n)
+
+
+def by_ids(model: type[models.Model], ids) -> dict:
+    """{pk: instance} by one raw SELECT (no query compiled by the ORM)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    meta, q = model._meta, connection.ops.quote_name
+    where = f"{q(meta.pk.column)} IN ({marks(len(ids))})"
+    # Names come from the model's own metadata; every id is a parameter.
+    sql = f"SELECT {columns(model)} FROM {q(meta.db_table)} WHERE {where}"  # noqa: S608
+    return {row.pk: row for row in model.objects.raw(sql, ids)}
+
+
+def insert(row: models.Model) -> None:
+    """`row.save()` of a new row as one INSERT … RETURNING id, written without the ORM
+    compiling it (a conversation opened by every first message)."""
+    if not _insert(row, conflict=None):
+        raise RuntimeError("INSERT returned no id")
 
 
 def insert_or_nothing(row: models.Model, *, conflict: str) -> bool:
@@ -8,16 +40,20 @@ def insert_or_nothing(row: models.Model, *, conflict: str) -> bool:
     3.35): one statement where a lookup, a savepoint (or BEGIN), the insert and its release
     are four. True and `row.pk` set when inserted; False when a row with that unique value
     exists already. Fields are prepared as `save()` prepares them (defaults, auto_now)."""
+    return _insert(row, conflict=conflict)
+
+
+def _insert(row: models.Model, *, conflict: str | None) -> bool:
     meta = row._meta
     q = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    columns = ", ".join(q(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    key = q(meta.get_field(conflict).column)
+    names = ", ".join(q(f.column) for f in fields)
     # Names come from the model's own metadata; every value is a parameter.
-    sql = f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    sql += f" ON CONFLICT ({key}) DO NOTHING RETURNING {q(meta.pk.column)}"
+    sql = f"INSERT INTO {q(meta.db_table)} ({names}) VALUES ({marks(len(fields))})"  # noqa: S608
+    if conflict:
+        sql += f" ON CONFLICT ({q(meta.get_field(conflict).column)}) DO NOTHING"
+    sql += f" RETURNING {q(meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         inserted = cursor.fetchone()

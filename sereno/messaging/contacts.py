@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sereno.lib.crypto import keyed_hash, seal_text
-from sereno.lib.db import insert_or_nothing
+from sereno.lib.db import columns, insert_or_nothing
 from sereno.lib.errors import InvalidInput
 from sereno.messaging.models import CONTACT_ADDRESS_PURPOSE, Contact
 
@@ -79,10 +79,9 @@ def find_contact(scheme: str, raw: str) -> Contact | None:
 def _by_hash_sql() -> str:
     meta = Contact._meta
     q = connection.ops.quote_name
-    columns = ", ".join(q(field.column) for field in meta.concrete_fields)
     column = q(meta.get_field("address_hash").column)
     # Names come from the model's own metadata; the hash is a parameter.
-    return f"SELECT {columns} FROM {q(meta.db_table)} WHERE {column} = %s"  # noqa: S608
+    return f"SELECT {columns(Contact)} FROM {q(meta.db_table)} WHERE {column} = %s"  # noqa: S608
 
 
 def _by_hash(digest: str) -> Contact | None:

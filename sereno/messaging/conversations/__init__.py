@@ -22,15 +22,24 @@ Order (the first that applies wins; see docs/conversations.md):
 9. otherwise a new report: what happened → where → when → what kind → report created.
 """
 
+import functools
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from sereno.lib.db import by_ids, columns, insert, marks
 from sereno.messaging import keywords, outbox
 from sereno.messaging.conversations import dates, places, texts
-from sereno.messaging.models import Contact, Conversation, InboundMessage, OutboundMessage
+from sereno.messaging.models import (
+    Channel,
+    Contact,
+    Conversation,
+    InboundMessage,
+    OutboundMessage,
+)
 
 NEW_REPORT = "new_report"
 ANSWER = "answer"
@@ -89,25 +98,27 @@ class Prefetched:
     report staff last wrote them about), each used for the contact's first message only:
     routing it may change both, so a later message of the same contact reads them again."""
 
-    def __init__(self, contact_ids, now: datetime):
+    def __init__(self, contact_ids, now: datetime, *, channels: dict | None = None):
+        """`channels`: {id: Channel} the batch has read already (others are read here)."""
+        contact_ids = list(contact_ids)
+        n, vendor = len(contact_ids), connection.vendor
         self.conversations: dict[int, Conversation | None] = dict.fromkeys(contact_ids)
-        for conversation in Conversation.objects.filter(
-            contact_id__in=contact_ids, status=Conversation.Status.OPEN
-        ).select_related("channel"):
+        found = list(
+            Conversation.objects.raw(
+                _open_conversations_sql(vendor, n), [*contact_ids, Conversation.Status.OPEN]
+            )
+        )
+        channels = dict(channels or {})
+        channels.update(by_ids(Channel, {c.channel_id for c in found} - set(channels)))
+        for conversation in found:
+            conversation.channel = channels[conversation.channel_id]
             self.conversations[conversation.contact_id] = conversation
         self.staff_reports: dict[int, int | None] = dict.fromkeys(contact_ids)
-        recent = (
-            OutboundMessage.objects.filter(
-                contact_id__in=contact_ids,
-                cause="staff_reply",
-                report__isnull=False,
-                created_at__gte=now - staff_reply_window(),
-            )
-            .order_by("contact_id", "created_at", "id")
-            .values_list("contact_id", "report_id")
-        )
-        for contact_id, report_id in recent:  # the latest wins
-            self.staff_reports[contact_id] = report_id
+        since = connection.ops.adapt_datetimefield_value(now - staff_reply_window())
+        with connection.cursor() as cursor:
+            cursor.execute(_staff_reports_sql(vendor, n), [*contact_ids, "staff_reply", since])
+            for contact_id, report_id in cursor.fetchall():  # the latest wins
+                self.staff_reports[contact_id] = report_id
 
     def conversation(self, contact_id: int):
         return self.conversations.pop(contact_id, _UNKNOWN)
@@ -121,6 +132,36 @@ class Prefetched:
 
 
 _UNKNOWN = object()
+
+
+# Prefetched's two statements, written once per number of contacts (functools.cache): at a
+# steady pace batches are small, and the ORM compiling them again cost more than running them.
+@functools.cache
+def _open_conversations_sql(vendor: str, contacts: int) -> str:
+    q = connection.ops.quote_name
+    meta = Conversation._meta
+    # Names come from the model's metadata; ids and status are parameters.
+    return (
+        f"SELECT {columns(Conversation)} FROM {q(meta.db_table)}"  # noqa: S608
+        f" WHERE {q(meta.get_field('contact').column)} IN ({marks(contacts)})"
+        f" AND {q(meta.get_field('status').column)} = %s"
+    )
+
+
+@functools.cache
+def _staff_reports_sql(vendor: str, contacts: int) -> str:
+    """(contact id, report id) of staff messages about a report since a time, oldest first."""
+    q = connection.ops.quote_name
+    meta = OutboundMessage._meta
+    contact, report = (q(meta.get_field(name).column) for name in ("contact", "report"))
+    created = q(meta.get_field("created_at").column)
+    # Names come from the model's metadata; ids, cause and time are parameters.
+    return (
+        f"SELECT {contact}, {report} FROM {q(meta.db_table)}"  # noqa: S608
+        f" WHERE {contact} IN ({marks(contacts)}) AND {q(meta.get_field('cause').column)} = %s"
+        f" AND {report} IS NOT NULL AND {created} >= %s"
+        f" ORDER BY {contact}, {created}, {q(meta.pk.column)}"
+    )
 
 
 def route(
@@ -312,7 +353,7 @@ def _attach_to_staff_thread(message: InboundMessage, now: datetime, prefetched=N
 def _start(message: InboundMessage, text: str, key: str, language: str, now: datetime) -> str:
     what = _content(text, key)
     # One INSERT with the first answer already in it (no UPDATE after).
-    conversation = Conversation.objects.create(
+    conversation = Conversation(
         contact=message.contact,
         channel=message.channel,
         step="where" if what else "what",
@@ -320,6 +361,7 @@ def _start(message: InboundMessage, text: str, key: str, language: str, now: dat
         language=language,
         expires_at=now + idle_timeout(),
     )
+    insert(conversation)
     message.conversation = conversation
     replies = _Replies(message, language)
     _ask(conversation, replies)

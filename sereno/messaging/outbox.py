@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sereno.lib import gsm7
-from sereno.lib.db import insert_or_nothing
+from sereno.lib.db import by_ids, columns, insert_or_nothing, marks
 from sereno.messaging.models import Channel, Contact, DeliveryEvent, OutboundMessage
 from sereno.messaging.transports import transport_class
 from sereno.messaging.transports.base import StatusUpdate
@@ -386,40 +386,103 @@ def claim(
                     pk__in=ids, status=S.SENDING, claimed_until__lt=now
                 ).update(claim_token=token, claimed_until=until, attempts=F("attempts") + 1)
         if len(ids) < limit:
-            fresh = list(
-                rows.filter(status=S.QUEUED, next_attempt_at__lte=now)
-                .order_by("-priority", "next_attempt_at", "id")
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[: limit - len(ids)]
-            )
-            if fresh:
-                OutboundMessage.objects.filter(pk__in=fresh, status=S.QUEUED).update(
-                    status=S.SENDING,
-                    claim_token=token,
-                    claimed_until=until,
-                    attempts=F("attempts") + 1,
-                )
+            # The statements of every claim, written once (functools.cache): a sender at a
+            # steady pace claims one or two rows at a time, and the ORM compiling them again
+            # cost more than running them (docs/benchmarks.md).
+            vendor, adapt = connection.vendor, connection.ops.adapt_datetimefield_value
+            n = limit - len(ids)
+            with connection.cursor() as cursor:
+                cursor.execute(_due_sql(vendor, n), [channel.pk, S.QUEUED, adapt(now)])
+                fresh = [row[0] for row in cursor.fetchall()]
+                if fresh:
+                    cursor.execute(
+                        _take_sql(vendor, len(fresh)),
+                        [S.SENDING, token, adapt(until), *fresh, S.QUEUED],
+                    )
             ids += fresh
         if not ids:
             return []
-        rows = OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=S.SENDING)
         if transport_class(channel.kind).is_sms:
-            rows = rows.select_related("contact").only(*CLAIMED_FIELDS)
+            sql = _claimed_sql(connection.vendor, len(ids))
+            claimed = list(OutboundMessage.objects.raw(sql, [*ids, token, S.SENDING]))
+            contacts = by_ids(Contact, (row.contact_id for row in claimed))
+            for row in claimed:
+                row.contact = contacts[row.contact_id]
         else:  # a reply by e-mail is threaded under the message it answers
+            rows = OutboundMessage.objects.filter(pk__in=ids, claim_token=token, status=S.SENDING)
             rows = rows.select_related("contact", "in_reply_to").only(
                 *CLAIMED_FIELDS, "in_reply_to__external_id", "in_reply_to__channel_id"
             )
-        claimed = list(rows.order_by("-priority", "next_attempt_at", "id"))
+            claimed = list(rows.order_by("-priority", "next_attempt_at", "id"))
         _events(claimed, S.SENDING, at=now)
     return claimed
 
 
+def _names(*fields: str) -> list[str]:
+    q, meta = connection.ops.quote_name, OutboundMessage._meta
+    return [q(meta.get_field(name).column) for name in fields]
+
+
+@functools.cache
+def _due_sql(vendor: str, limit: int) -> str:
+    """Ids of a channel's rows due to be sent, in sending order, locked (SKIP LOCKED)."""
+    q, meta = connection.ops.quote_name, OutboundMessage._meta
+    channel, status, due, priority = _names("channel", "status", "next_attempt_at", "priority")
+    skip = connection.features.has_select_for_update_skip_locked
+    lock = " FOR UPDATE SKIP LOCKED" if skip else ""  # SQLite: BEGIN IMMEDIATE (settings)
+    pk = q(meta.pk.column)
+    # Names come from the model's metadata; every value is a parameter.
+    return (
+        f"SELECT {pk} FROM {q(meta.db_table)}"  # noqa: S608
+        f" WHERE {channel} = %s AND {status} = %s AND {due} <= %s"
+        f" ORDER BY {priority} DESC, {due}, {pk} LIMIT {int(limit)}{lock}"
+    )
+
+
+@functools.cache
+def _take_sql(vendor: str, count: int) -> str:
+    """Those rows, if still queued, become this sender's (its token, a lease, one attempt
+    more): the status repeats in the condition, so that a row is never claimed twice."""
+    q, meta = connection.ops.quote_name, OutboundMessage._meta
+    status, token, until, attempts = _names("status", "claim_token", "claimed_until", "attempts")
+    # Names come from the model's metadata; every value is a parameter.
+    return (
+        f"UPDATE {q(meta.db_table)} SET {status} = %s, {token} = %s, {until} = %s,"  # noqa: S608
+        f" {attempts} = {attempts} + 1"
+        f" WHERE {q(meta.pk.column)} IN ({marks(count)}) AND {status} = %s"
+    )
+
+
+@functools.cache
+def _claimed_sql(vendor: str, count: int) -> str:
+    """The rows this sender holds among `count` ids, in sending order."""
+    q, meta = connection.ops.quote_name, OutboundMessage._meta
+    status, token, due, priority = _names("status", "claim_token", "next_attempt_at", "priority")
+    pk = q(meta.pk.column)
+    # Names come from the model's metadata; every value is a parameter.
+    return (
+        f"SELECT {columns(OutboundMessage)} FROM {q(meta.db_table)}"  # noqa: S608
+        f" WHERE {pk} IN ({marks(count)}) AND {token} = %s AND {status} = %s"
+        f" ORDER BY {priority} DESC, {due}, {pk}"
+    )
+
+
 def _mine(ids, token: str) -> dict[int, str]:
     """Status of those of `ids` still claimed by `token`, rows locked until commit."""
-    return dict(
-        OutboundMessage.objects.filter(pk__in=ids, claim_token=token)
-        .select_for_update()
-        .values_list("pk", "status")
+    with connection.cursor() as cursor:
+        cursor.execute(_mine_sql(connection.vendor, len(ids)), [*ids, token])
+        return dict(cursor.fetchall())
+
+
+@functools.cache
+def _mine_sql(vendor: str, count: int) -> str:
+    q, meta = connection.ops.quote_name, OutboundMessage._meta
+    pk, status, token = q(meta.pk.column), *_names("status", "claim_token")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # Names come from the model's metadata; every value is a parameter.
+    return (
+        f"SELECT {pk}, {status} FROM {q(meta.db_table)}"  # noqa: S608
+        f" WHERE {pk} IN ({marks(count)}) AND {token} = %s{lock}"
     )
 
 

@@ -1,6 +1,8 @@
 """Statements the ORM does not write in one round trip, or that a hot path should not have
 the ORM compile again for every call."""
 
+import functools
+
 from django.db import connection, models
 
 
@@ -16,16 +18,46 @@ def marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
+def select_in(
+    model: type[models.Model],
+    field: str,
+    count: int,
+    *,
+    equal: tuple[str, ...] = (),
+    order_by: tuple[str, ...] = (),
+    limit: int | None = None,
+) -> str:
+    """SELECT every column of `model` WHERE `field` IN (`count` values) AND each of `equal`
+    = a value (parameters in that order), ORDER BY field names ("-" for descending), LIMIT:
+    built once per shape (a hot path's statement, not compiled again by the ORM)."""
+    return _select_in(connection.vendor, model, field, count, equal, order_by, limit)
+
+
+@functools.cache
+def _select_in(vendor, model, field, count, equal, order_by, limit) -> str:
+    meta, q = model._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return q(meta.pk.column if name == "pk" else meta.get_field(name).column)
+
+    conditions = [f"{column(field)} IN ({marks(count)})", *(f"{column(n)} = %s" for n in equal)]
+    where = " AND ".join(conditions)
+    # Names come from the model's own metadata; every value is a parameter.
+    sql = f"SELECT {columns(model)} FROM {q(meta.db_table)} WHERE {where}"  # noqa: S608
+    if order_by:
+        order = (f"{column(n[1:])} DESC" if n[0] == "-" else column(n) for n in order_by)
+        sql += " ORDER BY " + ", ".join(order)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql
+
+
 def by_ids(model: type[models.Model], ids) -> dict:
     """{pk: instance} by one raw SELECT (no query compiled by the ORM)."""
     ids = sorted(set(ids))
     if not ids:
         return {}
-    meta, q = model._meta, connection.ops.quote_name
-    where = f"{q(meta.pk.column)} IN ({marks(len(ids))})"
-    # Names come from the model's own metadata; every id is a parameter.
-    sql = f"SELECT {columns(model)} FROM {q(meta.db_table)} WHERE {where}"  # noqa: S608
-    return {row.pk: row for row in model.objects.raw(sql, ids)}
+    return {row.pk: row for row in model.objects.raw(select_in(model, "pk", len(ids)), ids)}
 
 
 def insert(row: models.Model) -> None:

@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sereno.lib import gsm7
-from sereno.lib.db import by_ids, columns, insert_or_nothing, marks
+from sereno.lib.db import by_ids, insert_or_nothing, marks, select_in
 from sereno.messaging.models import Channel, Contact, DeliveryEvent, OutboundMessage
 from sereno.messaging.transports import transport_class
 from sereno.messaging.transports.base import StatusUpdate
@@ -403,7 +403,8 @@ def claim(
         if not ids:
             return []
         if transport_class(channel.kind).is_sms:
-            sql = _claimed_sql(connection.vendor, len(ids))
+            sql = select_in(OutboundMessage, "pk", len(ids), equal=("claim_token", "status"),
+                            order_by=("-priority", "next_attempt_at", "pk"))  # fmt: skip
             claimed = list(OutboundMessage.objects.raw(sql, [*ids, token, S.SENDING]))
             contacts = by_ids(Contact, (row.contact_id for row in claimed))
             for row in claimed:
@@ -450,20 +451,6 @@ def _take_sql(vendor: str, count: int) -> str:
         f"UPDATE {q(meta.db_table)} SET {status} = %s, {token} = %s, {until} = %s,"  # noqa: S608
         f" {attempts} = {attempts} + 1"
         f" WHERE {q(meta.pk.column)} IN ({marks(count)}) AND {status} = %s"
-    )
-
-
-@functools.cache
-def _claimed_sql(vendor: str, count: int) -> str:
-    """The rows this sender holds among `count` ids, in sending order."""
-    q, meta = connection.ops.quote_name, OutboundMessage._meta
-    status, token, due, priority = _names("status", "claim_token", "next_attempt_at", "priority")
-    pk = q(meta.pk.column)
-    # Names come from the model's metadata; every value is a parameter.
-    return (
-        f"SELECT {columns(OutboundMessage)} FROM {q(meta.db_table)}"  # noqa: S608
-        f" WHERE {pk} IN ({marks(count)}) AND {token} = %s AND {status} = %s"
-        f" ORDER BY {priority} DESC, {due}, {pk}"
     )
 
 

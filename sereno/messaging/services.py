@@ -30,7 +30,7 @@ from typing import Literal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sereno.lib.db import by_ids, columns, marks
+from sereno.lib.db import by_ids, columns, select_in
 from sereno.messaging.contacts import contact_for
 from sereno.messaging.models import Channel, Contact, InboundMessage
 from sereno.messaging.transports import transport_class
@@ -258,20 +258,6 @@ def _lock_oldest_sql(vendor: str, limit: int) -> str:
     )
 
 
-@functools.cache
-def _pending_sql(vendor: str, contacts: int, limit: int) -> str:
-    """The pending messages of `contacts` contacts, oldest first, at most `limit`."""
-    q = connection.ops.quote_name
-    meta = InboundMessage._meta
-    # Names come from the model's metadata; ids and status are parameters.
-    return (
-        f"SELECT {columns(InboundMessage)} FROM {q(meta.db_table)}"  # noqa: S608
-        f" WHERE {q(meta.get_field('contact').column)} IN ({marks(contacts)})"
-        f" AND {q(meta.get_field('status').column)} = %s"
-        f" ORDER BY {q(meta.pk.column)} LIMIT {int(limit)}"
-    )
-
-
 def _route_batch(limit: int, route) -> int:
     from sereno.messaging.conversations import Prefetched
 
@@ -281,8 +267,9 @@ def _route_batch(limit: int, route) -> int:
     if not contacts:
         return 0
     ids = list(contacts)
-    # The rest (each contact's later ones): the next batch.
-    sql = _pending_sql(vendor, len(ids), limit * 4)
+    # Oldest first; the rest (each contact's later ones): the next batch.
+    sql = select_in(InboundMessage, "contact", len(ids), equal=("status",), order_by=("pk",),
+                    limit=limit * 4)  # fmt: skip
     pending = list(InboundMessage.objects.raw(sql, [*ids, InboundMessage.Status.PENDING]))
     # One instance per contact and channel: what one message changed (opted out, a language)
     # the next one of the same contact sees.

@@ -30,7 +30,7 @@ from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from sereno.lib.db import by_ids, columns, insert, marks
+from sereno.lib.db import by_ids, insert, marks, select_in
 from sereno.messaging import keywords, outbox
 from sereno.messaging.conversations import dates, places, texts
 from sereno.messaging.models import (
@@ -103,11 +103,8 @@ class Prefetched:
         contact_ids = list(contact_ids)
         n, vendor = len(contact_ids), connection.vendor
         self.conversations: dict[int, Conversation | None] = dict.fromkeys(contact_ids)
-        found = list(
-            Conversation.objects.raw(
-                _open_conversations_sql(vendor, n), [*contact_ids, Conversation.Status.OPEN]
-            )
-        )
+        sql = select_in(Conversation, "contact", n, equal=("status",))
+        found = list(Conversation.objects.raw(sql, [*contact_ids, Conversation.Status.OPEN]))
         channels = dict(channels or {})
         channels.update(by_ids(Channel, {c.channel_id for c in found} - set(channels)))
         for conversation in found:
@@ -134,20 +131,8 @@ class Prefetched:
 _UNKNOWN = object()
 
 
-# Prefetched's two statements, written once per number of contacts (functools.cache): at a
-# steady pace batches are small, and the ORM compiling them again cost more than running them.
-@functools.cache
-def _open_conversations_sql(vendor: str, contacts: int) -> str:
-    q = connection.ops.quote_name
-    meta = Conversation._meta
-    # Names come from the model's metadata; ids and status are parameters.
-    return (
-        f"SELECT {columns(Conversation)} FROM {q(meta.db_table)}"  # noqa: S608
-        f" WHERE {q(meta.get_field('contact').column)} IN ({marks(contacts)})"
-        f" AND {q(meta.get_field('status').column)} = %s"
-    )
-
-
+# Prefetched's statements are written once per number of contacts: at a steady pace batches
+# are small, and the ORM compiling them again cost more than running them.
 @functools.cache
 def _staff_reports_sql(vendor: str, contacts: int) -> str:
     """(contact id, report id) of staff messages about a report since a time, oldest first."""

@@ -33,7 +33,7 @@ def select_in(
     return _select_in(connection.vendor, model, field, count, equal, order_by, limit)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)  # one per model, shape and count
 def _select_in(vendor, model, field, count, equal, order_by, limit) -> str:
     meta, q = model._meta, connection.ops.quote_name
 

@@ -386,7 +386,7 @@ def claim(
                     pk__in=ids, status=S.SENDING, claimed_until__lt=now
                 ).update(claim_token=token, claimed_until=until, attempts=F("attempts") + 1)
         if len(ids) < limit:
-            # The statements of every claim, written once (functools.cache): a sender at a
+            # The statements of every claim, written once per shape: a sender at a
             # steady pace claims one or two rows at a time, and the ORM compiling them again
             # cost more than running them (docs/benchmarks.md).
             vendor, adapt = connection.vendor, connection.ops.adapt_datetimefield_value
@@ -440,7 +440,7 @@ def _due_sql(vendor: str, limit: int) -> str:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)
 def _take_sql(vendor: str, count: int) -> str:
     """Those rows, if still queued, become this sender's (its token, a lease, one attempt
     more): the status repeats in the condition, so that a row is never claimed twice."""
@@ -461,7 +461,7 @@ def _mine(ids, token: str) -> dict[int, str]:
         return dict(cursor.fetchall())
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)
 def _mine_sql(vendor: str, count: int) -> str:
     q, meta = connection.ops.quote_name, OutboundMessage._meta
     pk, status, token = q(meta.pk.column), *_names("status", "claim_token")

@@ -133,7 +133,7 @@ _UNKNOWN = object()
 
 # Prefetched's statements are written once per number of contacts: at a steady pace batches
 # are small, and the ORM compiling them again cost more than running them.
-@functools.cache
+@functools.lru_cache(maxsize=512)
 def _staff_reports_sql(vendor: str, contacts: int) -> str:
     """(contact id, report id) of staff messages about a report since a time, oldest first."""
     q = connection.ops.quote_name

@@ -18,6 +18,28 @@ def marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
+def column(model: type[models.Model], name: str) -> str:
+    """The quoted column of field `name` ("pk" for the primary key)."""
+    meta = model._meta
+    field = meta.pk if name == "pk" else meta.get_field(name)
+    return connection.ops.quote_name(field.column)
+
+
+def table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def for_update(*, skip_locked: bool = False) -> str:
+    """The row-lock clause to end a SELECT with, where the database has one (SQLite has none:
+    its transactions begin IMMEDIATE, settings.py, and hold the write lock)."""
+    features = connection.features
+    if not features.has_select_for_update:
+        return ""
+    if skip_locked and features.has_select_for_update_skip_locked:
+        return " FOR UPDATE SKIP LOCKED"
+    return " FOR UPDATE"
+
+
 def select_in(
     model: type[models.Model],
     field: str,
@@ -35,17 +57,17 @@ def select_in(
 
 @functools.lru_cache(maxsize=512)  # one per model, shape and count
 def _select_in(vendor, model, field, count, equal, order_by, limit) -> str:
-    meta, q = model._meta, connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return q(meta.pk.column if name == "pk" else meta.get_field(name).column)
-
-    conditions = [f"{column(field)} IN ({marks(count)})", *(f"{column(n)} = %s" for n in equal)]
+    conditions = [
+        f"{column(model, field)} IN ({marks(count)})",
+        *(f"{column(model, name)} = %s" for name in equal),
+    ]
     where = " AND ".join(conditions)
     # Names come from the model's own metadata; every value is a parameter.
-    sql = f"SELECT {columns(model)} FROM {q(meta.db_table)} WHERE {where}"  # noqa: S608
+    sql = f"SELECT {columns(model)} FROM {table(model)} WHERE {where}"  # noqa: S608
     if order_by:
-        order = (f"{column(n[1:])} DESC" if n[0] == "-" else column(n) for n in order_by)
+        order = (
+            f"{column(model, n[1:])} DESC" if n[0] == "-" else column(model, n) for n in order_by
+        )
         sql += " ORDER BY " + ", ".join(order)
     if limit is not None:
         sql += f" LIMIT {int(limit)}"

@@ -10,12 +10,11 @@ from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sereno.lib.crypto import keyed_hash, seal_text
-from sereno.lib.db import columns, insert_or_nothing
+from sereno.lib.db import column, columns, insert_or_nothing, table
 from sereno.lib.errors import InvalidInput
 from sereno.messaging.models import CONTACT_ADDRESS_PURPOSE, Contact
 
@@ -77,11 +76,9 @@ def find_contact(scheme: str, raw: str) -> Contact | None:
 
 @functools.cache
 def _by_hash_sql() -> str:
-    meta = Contact._meta
-    q = connection.ops.quote_name
-    column = q(meta.get_field("address_hash").column)
+    where = f"{column(Contact, 'address_hash')} = %s"
     # Names come from the model's own metadata; the hash is a parameter.
-    return f"SELECT {columns(Contact)} FROM {q(meta.db_table)} WHERE {column} = %s"  # noqa: S608
+    return f"SELECT {columns(Contact)} FROM {table(Contact)} WHERE {where}"  # noqa: S608
 
 
 def _by_hash(digest: str) -> Contact | None:

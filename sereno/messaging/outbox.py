@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sereno.lib import gsm7
-from sereno.lib.db import by_ids, insert_or_nothing, marks, select_in
+from sereno.lib.db import by_ids, column, for_update, insert_or_nothing, marks, select_in, table
 from sereno.messaging.models import Channel, Contact, DeliveryEvent, OutboundMessage
 from sereno.messaging.transports import transport_class
 from sereno.messaging.transports.base import StatusUpdate
@@ -420,23 +420,20 @@ def claim(
 
 
 def _names(*fields: str) -> list[str]:
-    q, meta = connection.ops.quote_name, OutboundMessage._meta
-    return [q(meta.get_field(name).column) for name in fields]
+    return [column(OutboundMessage, name) for name in fields]
 
 
 @functools.cache
 def _due_sql(vendor: str, limit: int) -> str:
     """Ids of a channel's rows due to be sent, in sending order, locked (SKIP LOCKED)."""
-    q, meta = connection.ops.quote_name, OutboundMessage._meta
-    channel, status, due, priority = _names("channel", "status", "next_attempt_at", "priority")
-    skip = connection.features.has_select_for_update_skip_locked
-    lock = " FOR UPDATE SKIP LOCKED" if skip else ""  # SQLite: BEGIN IMMEDIATE (settings)
-    pk = q(meta.pk.column)
+    pk, channel, status, due, priority = _names(
+        "pk", "channel", "status", "next_attempt_at", "priority"
+    )
     # Names come from the model's metadata; every value is a parameter.
     return (
-        f"SELECT {pk} FROM {q(meta.db_table)}"  # noqa: S608
+        f"SELECT {pk} FROM {table(OutboundMessage)}"  # noqa: S608
         f" WHERE {channel} = %s AND {status} = %s AND {due} <= %s"
-        f" ORDER BY {priority} DESC, {due}, {pk} LIMIT {int(limit)}{lock}"
+        f" ORDER BY {priority} DESC, {due}, {pk} LIMIT {int(limit)}" + for_update(skip_locked=True)
     )
 
 
@@ -444,13 +441,13 @@ def _due_sql(vendor: str, limit: int) -> str:
 def _take_sql(vendor: str, count: int) -> str:
     """Those rows, if still queued, become this sender's (its token, a lease, one attempt
     more): the status repeats in the condition, so that a row is never claimed twice."""
-    q, meta = connection.ops.quote_name, OutboundMessage._meta
-    status, token, until, attempts = _names("status", "claim_token", "claimed_until", "attempts")
+    pk, status, token, until, attempts = _names(
+        "pk", "status", "claim_token", "claimed_until", "attempts"
+    )
     # Names come from the model's metadata; every value is a parameter.
     return (
-        f"UPDATE {q(meta.db_table)} SET {status} = %s, {token} = %s, {until} = %s,"  # noqa: S608
-        f" {attempts} = {attempts} + 1"
-        f" WHERE {q(meta.pk.column)} IN ({marks(count)}) AND {status} = %s"
+        f"UPDATE {table(OutboundMessage)} SET {status} = %s, {token} = %s, {until} = %s,"  # noqa: S608
+        f" {attempts} = {attempts} + 1 WHERE {pk} IN ({marks(count)}) AND {status} = %s"
     )
 
 
@@ -463,13 +460,11 @@ def _mine(ids, token: str) -> dict[int, str]:
 
 @functools.lru_cache(maxsize=512)
 def _mine_sql(vendor: str, count: int) -> str:
-    q, meta = connection.ops.quote_name, OutboundMessage._meta
-    pk, status, token = q(meta.pk.column), *_names("status", "claim_token")
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    pk, status, token = _names("pk", "status", "claim_token")
     # Names come from the model's metadata; every value is a parameter.
     return (
-        f"SELECT {pk}, {status} FROM {q(meta.db_table)}"  # noqa: S608
-        f" WHERE {pk} IN ({marks(count)}) AND {token} = %s{lock}"
+        f"SELECT {pk}, {status} FROM {table(OutboundMessage)}"  # noqa: S608
+        f" WHERE {pk} IN ({marks(count)}) AND {token} = %s{for_update()}"
     )
 
 

@@ -30,7 +30,7 @@ from typing import Literal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sereno.lib.db import by_ids, columns, select_in
+from sereno.lib.db import by_ids, column, columns, for_update, select_in, table
 from sereno.messaging.contacts import contact_for
 from sereno.messaging.models import Channel, Contact, InboundMessage
 from sereno.messaging.transports import transport_class
@@ -216,54 +216,38 @@ def inbound_route_pending(*, limit: int = ROUTER_BATCH) -> int:
     except Exception:
         # Rolled back; the log names no message, the per-contact pass below names the row.
         log.exception("a batch of inbound messages failed; routing its contacts one by one")
-    return sum(
-        inbound_route_contact(contact_id=contact_id) for contact_id in _pending_contacts(limit)
-    )
+    contact_ids = [contact.pk for contact in _oldest_pending(limit, lock=False)]
+    return sum(inbound_route_contact(contact_id=contact_id) for contact_id in contact_ids)
 
 
-def _oldest_pending(limit: int):
-    """Contacts of the oldest pending messages (a few times `limit` of them, so that a
-    contact another router holds does not hide the rest)."""
-    oldest = (
-        InboundMessage.objects.filter(status=InboundMessage.Status.PENDING)
-        .order_by("pk")
-        .values("contact_id")[: limit * 4]
-    )
-    return Contact.objects.filter(pk__in=oldest).order_by("pk")
-
-
-def _pending_contacts(limit: int) -> list[int]:
-    return list(_oldest_pending(limit).values_list("pk", flat=True)[:limit])
+def _oldest_pending(limit: int, *, lock: bool):
+    """Contacts of the oldest pending messages (among a few times `limit` of them, so that a
+    contact another router holds does not hide the rest), locked with SKIP LOCKED or not."""
+    sql = _oldest_pending_sql(connection.vendor, limit, lock)
+    return Contact.objects.raw(sql, [InboundMessage.Status.PENDING])
 
 
 @functools.cache
-def _lock_oldest_sql(vendor: str, limit: int) -> str:
-    """_oldest_pending(limit) locked (SKIP LOCKED where the database has it), written once:
-    at a steady pace batches are small, and the ORM compiling their statements again was a
-    third of a one-message batch's time (docs/benchmarks.md)."""
-    q = connection.ops.quote_name
-    contact, inbound = Contact._meta, InboundMessage._meta
-    skip = connection.features.has_select_for_update_skip_locked
-    lock = " FOR UPDATE SKIP LOCKED" if skip else ""  # SQLite: BEGIN IMMEDIATE (settings)
+def _oldest_pending_sql(vendor: str, limit: int, lock: bool) -> str:
+    """Written once: at a steady pace batches are small, and the ORM compiling their
+    statements again was a third of a one-message batch's time (docs/benchmarks.md)."""
     oldest = (
-        f"SELECT {q(inbound.get_field('contact').column)} FROM {q(inbound.db_table)}"  # noqa: S608
-        f" WHERE {q(inbound.get_field('status').column)} = %s"
-        f" ORDER BY {q(inbound.pk.column)} LIMIT {int(limit) * 4}"
+        f"SELECT {column(InboundMessage, 'contact')} FROM {table(InboundMessage)}"  # noqa: S608
+        f" WHERE {column(InboundMessage, 'status')} = %s"
+        f" ORDER BY {column(InboundMessage, 'pk')} LIMIT {int(limit) * 4}"
     )
+    pk = column(Contact, "pk")
     # Names come from the models' metadata; the status is a parameter.
     return (
-        f"SELECT {columns(Contact)} FROM {q(contact.db_table)}"  # noqa: S608
-        f" WHERE {q(contact.pk.column)} IN ({oldest})"
-        f" ORDER BY {q(contact.pk.column)} LIMIT {int(limit)}{lock}"
+        f"SELECT {columns(Contact)} FROM {table(Contact)} WHERE {pk} IN ({oldest})"  # noqa: S608
+        f" ORDER BY {pk} LIMIT {int(limit)}{for_update(skip_locked=True) if lock else ''}"
     )
 
 
 def _route_batch(limit: int, route) -> int:
     from sereno.messaging.conversations import Prefetched
 
-    vendor = connection.vendor
-    locked = Contact.objects.raw(_lock_oldest_sql(vendor, limit), [InboundMessage.Status.PENDING])
-    contacts = {contact.pk: contact for contact in locked}
+    contacts = {contact.pk: contact for contact in _oldest_pending(limit, lock=True)}
     if not contacts:
         return 0
     ids = list(contacts)

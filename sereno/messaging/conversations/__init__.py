@@ -30,7 +30,7 @@ from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from sereno.lib.db import by_ids, insert, marks, select_in
+from sereno.lib.db import by_ids, column, insert, marks, select_in, table
 from sereno.messaging import keywords, outbox
 from sereno.messaging.conversations import dates, places, texts
 from sereno.messaging.models import (
@@ -136,16 +136,14 @@ _UNKNOWN = object()
 @functools.lru_cache(maxsize=512)
 def _staff_reports_sql(vendor: str, contacts: int) -> str:
     """(contact id, report id) of staff messages about a report since a time, oldest first."""
-    q = connection.ops.quote_name
-    meta = OutboundMessage._meta
-    contact, report = (q(meta.get_field(name).column) for name in ("contact", "report"))
-    created = q(meta.get_field("created_at").column)
+    pk, contact, report, cause, created = (
+        column(OutboundMessage, name) for name in ("pk", "contact", "report", "cause", "created_at")
+    )
     # Names come from the model's metadata; ids, cause and time are parameters.
     return (
-        f"SELECT {contact}, {report} FROM {q(meta.db_table)}"  # noqa: S608
-        f" WHERE {contact} IN ({marks(contacts)}) AND {q(meta.get_field('cause').column)} = %s"
-        f" AND {report} IS NOT NULL AND {created} >= %s"
-        f" ORDER BY {contact}, {created}, {q(meta.pk.column)}"
+        f"SELECT {contact}, {report} FROM {table(OutboundMessage)}"  # noqa: S608
+        f" WHERE {contact} IN ({marks(contacts)}) AND {cause} = %s"
+        f" AND {report} IS NOT NULL AND {created} >= %s ORDER BY {contact}, {created}, {pk}"
     )
 
 

@@ -151,7 +151,7 @@ def _extent(points: selectors.Points, mask: np.ndarray) -> tuple[float, float, f
 def _store(
     run, detector, category, *, locations, lat, lon, start_date, end_date, area_name="", **stats
 ) -> Signal:
-    """Insert, or refresh a re-found cluster (same places and time frame) keeping its state."""
+    """Insert, or refresh the signal of a cluster found again or still going on."""
     key = hashlib.sha256(json.dumps(sorted(locations)).encode()).hexdigest()
     now = timezone.now()
     values = {
@@ -167,19 +167,19 @@ def _store(
     }
     same = {"detector": detector, "category": category, "locations_key": key,
             "start_date": start_date, "end_date": end_date}  # fmt: skip
-    if not Signal.objects.filter(**same).exists():
-        ongoing = _ongoing(detector, category, set(locations), start_date, end_date)
-        if ongoing is not None:
-            # The same cluster, still going on: one signal that follows it, its figures and
-            # time frame today's, its first sighting (created_at) and a moderator's decision
-            # kept. A dismissed cluster is not put before moderators again every day.
-            for field, value in {**values, **same}.items():
-                setattr(ongoing, field, value)
-            ongoing.save()
-            return ongoing
-    signal, _created = Signal.objects.update_or_create(
-        **same, defaults=values, create_defaults={**values, "created_at": now}
+    signal = Signal.objects.filter(**same).first() or _ongoing(
+        detector, category, set(locations), start_date, end_date
     )
+    if signal is None:
+        return Signal.objects.create(**same, **values, created_at=now)
+    # Found again (a second run the same day), or the same cluster still going on: one signal
+    # that follows it, its figures and time frame today's, its first sighting (created_at)
+    # and a moderator's decision kept (only these fields are written). A dismissed cluster is
+    # not put before moderators again every day.
+    changed = {**values, **same}
+    for field, value in changed.items():
+        setattr(signal, field, value)
+    signal.save(update_fields=list(changed))
     return signal
 
 

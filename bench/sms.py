@@ -12,6 +12,9 @@ Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free port
 2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
    transport, as many connections as Sereno's senders open) -> fakesmsc, with delivery
    reports (to the trivial server) and without.
+   With --floor, the replying ceiling once more with the trivial server storing in
+   PostgreSQL (the message and its reply's row in one transaction, a row per delivery
+   report): the durable floor, the most any application that keeps its messages could reach.
 Every sendsms of a ceiling is sent by wrk (bench/sendsms.lua, C: the ceiling is the
 gateway's, not the client's) when it is installed, else by Python threads on http.client
 (which, in one process, are themselves the limit: 250 against wrk's 650 messages/s with
@@ -73,6 +76,8 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
     inbound = 0  # messages from the phones only (POST /in/)
     replies: "queue.Queue[str] | None" = None  # senders to answer, when replying
     lock = threading.Lock()
+    # --durable DSN: the floor, what any application that keeps messages must at least do.
+    pool: "queue.Queue | None" = None
 
     def _answer(self, body: bytes = b"") -> None:
         self.send_response(200)
@@ -86,6 +91,8 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
                 str(_Trivial.count if self.path == "/count" else _Trivial.inbound).encode()
             )
             return
+        if _Trivial.pool is not None and self.path.startswith("/dlr/"):
+            _store(_FLOOR_REPORT, (self.path, self.path.rsplit("=", 1)[-1]))
         with _Trivial.lock:
             _Trivial.count += 1
         self._answer()
@@ -100,6 +107,9 @@ class _Trivial(http.server.BaseHTTPRequestHandler):
             _Trivial.replies = None
             self._answer()
             return
+        if _Trivial.pool is not None and self.path.startswith("/in/"):
+            _store(_FLOOR_MESSAGE, (self.path, self.headers.get("X-Kannel-From", ""),
+                                    body.decode("utf-8", "replace"), REPLY_TEXT))  # fmt: skip
         with _Trivial.lock:
             _Trivial.count += 1
             _Trivial.inbound += self.path.startswith("/in/")
@@ -146,7 +156,47 @@ def _start_replying(config: dict) -> None:
         threading.Thread(target=worker, daemon=True).start()
 
 
-def trivial_server(port: int) -> None:
+# The durable floor: each message from a phone and the row of its reply in one transaction
+# (idempotent on Kannel's id), each delivery report a row of its own; no conversation, no
+# claiming, no contact. As many PostgreSQL connections as Sereno's gunicorn threads.
+_FLOOR_TABLES = (
+    "CREATE TABLE IF NOT EXISTS floor_in (id bigserial PRIMARY KEY, kannel_id text UNIQUE,"
+    " sender text, text text, at timestamptz DEFAULT now())",
+    "CREATE TABLE IF NOT EXISTS floor_out (id bigserial PRIMARY KEY, in_id bigint,"
+    " text text, status text, at timestamptz DEFAULT now())",
+    "CREATE TABLE IF NOT EXISTS floor_report (id bigserial PRIMARY KEY, url text, event text,"
+    " at timestamptz DEFAULT now())",
+)
+_FLOOR_MESSAGE = (
+    "WITH m AS (INSERT INTO floor_in (kannel_id, sender, text) VALUES (%s, %s, %s)"
+    " ON CONFLICT (kannel_id) DO NOTHING RETURNING id)"
+    " INSERT INTO floor_out (in_id, text, status) SELECT id, %s, 'queued' FROM m"
+)
+_FLOOR_REPORT = "INSERT INTO floor_report (url, event) VALUES (%s, %s)"
+
+
+def _store(sql: str, params: tuple) -> None:
+    conn = _Trivial.pool.get()
+    try:
+        conn.execute(sql, params)  # autocommit: one statement, one transaction
+    finally:
+        _Trivial.pool.put(conn)
+
+
+def trivial_server(port: int, durable: str = "", connections: int = 16) -> None:
+    if durable:
+        import psycopg
+
+        name = durable.rsplit("/", 1)[1]
+        with psycopg.connect(durable.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        _Trivial.pool = queue.Queue()
+        for _ in range(connections):
+            conn = psycopg.connect(durable, autocommit=True)
+            for statement in _FLOOR_TABLES:
+                conn.execute(statement)
+            _Trivial.pool.put(conn)
     _Server(("127.0.0.1", port), _Trivial).serve_forever()
 
 
@@ -274,14 +324,20 @@ def sendsms_direct(gateway: Gateway, n: int, dlr_base: str, threads: int, *, dlr
 
 # ---- phases ----------------------------------------------------------------------------------
 def kannel_ceiling(
-    work: Path, n: int, threads: int, *, inbound_only: bool = False, outbound_only: bool = False
+    work: Path,
+    n: int,
+    threads: int,
+    *,
+    inbound_only: bool = False,
+    outbound_only: bool = False,
+    durable: str = "",
 ) -> dict:
-    """Kannel's rates against the trivial server: "inbound", "replies", ("outbound", dlr)."""
+    """Kannel's rates against the trivial server: "inbound", "replies", ("outbound", dlr),
+    and with a PostgreSQL `durable` URL the durable floor ("floor")."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port)])
+    server = _start_trivial(port)
     ceilings = {}
     try:
-        wait_until(lambda: _up(port), timeout=10, what="trivial server")
         if not outbound_only:
             service_url = f"http://127.0.0.1:{port}/in/?id=%I"
             with new_gateway(work / "ceiling-in", service_url=service_url) as gateway:
@@ -296,6 +352,8 @@ def kannel_ceiling(
                 CPU["Kannel inbound, no reply"] = (meter.used(), n)
             replying = _replying_ceiling_wrk if shutil.which("wrk") else _replying_ceiling
             ceilings["replies"] = replying(work, n, threads, port)
+            if durable and shutil.which("wrk"):
+                ceilings["floor"] = _durable_floor(work, n, threads, durable)
         for dlr in () if inbound_only else (True, False):
             with new_gateway(work / f"ceiling-out-{dlr}") as gateway:
                 dlr_base = f"http://127.0.0.1:{port}"
@@ -377,14 +435,20 @@ def _wrk_outbound(
     return rate(n, elapsed)
 
 
-def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> float:
+def _replying_ceiling_wrk(
+    work: Path,
+    n: int,
+    connections: int,
+    port: int,
+    phase: str = "Kannel inbound, reply on the phone",
+) -> float:
     """Kannel's ceiling for Sereno's inbound work, with wrk sending the replies: n messages
     from the phones to the trivial server, and at the same time n replies (the same text,
     delivery reports to the trivial server) through sendsms over `connections` connections;
     the rate from the start until every message is stored and every reply on a phone. The
     same work for Kannel as Sereno's run (a message in, a message out, its two reports),
     with no Python client to be the limit."""
-    with new_gateway(work / "ceiling-reply",
+    with new_gateway(work / f"ceiling-reply-{port}",
                      service_url=f"http://127.0.0.1:{port}/in/?id=%I") as gateway:  # fmt: skip
         dlr_base = f"http://127.0.0.1:{port}"
 
@@ -409,8 +473,29 @@ def _replying_ceiling_wrk(work: Path, n: int, connections: int, port: int) -> fl
         elapsed = time.monotonic() - started
         # Each reply's two delivery reports (8 and 1) too, for the CPU figures.
         settle(lambda: trivial_count(port) - base_all, 3 * n, what="ceiling's reports")
-        CPU["Kannel inbound, reply on the phone"] = (meter.used(), n)
+        CPU[phase] = (meter.used(), n)
         return rate(n, elapsed)
+
+
+def _start_trivial(port: int, durable: str = "") -> subprocess.Popen:
+    argv = [sys.executable, __file__, "--trivial-server", str(port)]
+    server = subprocess.Popen(argv + (["--durable", durable] if durable else []))
+    wait_until(lambda: _up(port), timeout=30, what="trivial server")
+    return server
+
+
+def _durable_floor(work: Path, n: int, connections: int, durable: str) -> float:
+    """The replying ceiling again, the trivial server now writing what any application that
+    keeps the messages must write, in PostgreSQL: the message and its reply's row in one
+    transaction, and a row per delivery report (3 commits a message). Sereno can reach at
+    most this rate; it is the bound the 80 % target meets first."""
+    port = free_port()
+    server = _start_trivial(port, durable)
+    try:
+        return _replying_ceiling_wrk(work, n, connections, port, "Durable floor (PostgreSQL)")
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def _replying_ceiling(work: Path, n: int, threads: int, port: int) -> float:
@@ -595,6 +680,12 @@ channel.save()
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--durable", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--floor", action="store_true",
+        help="also the durable floor: the replying ceiling with the trivial server storing each"
+        " message, its reply and its reports in PostgreSQL (needs wrk)",
+    )  # fmt: skip
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
@@ -634,7 +725,7 @@ def main() -> int:
         # Outbound, the fake SMSC does not hold a `throughput` (at 100 it sent 154-590/s).
         parser.error("--link-rate paces the phones: use it with --inbound-only")
     if args.trivial_server:
-        trivial_server(args.trivial_server)
+        trivial_server(args.trivial_server, args.durable)
         return 0
     global LINK_RATE
     LINK_RATE = args.link_rate
@@ -653,13 +744,20 @@ def main() -> int:
         # The same number of sendsms connections as Sereno's senders open (Kannel answers
         # sendsms after a round trip through bearerbox: the rate follows the connections).
         connections = args.sender_threads * args.sender_processes
+        floor_url = args.database_url.rsplit("/", 1)[0] + "/sereno_bench_floor"
         ceilings = kannel_ceiling(work, n, connections, inbound_only=args.inbound_only,
-                                  outbound_only=args.outbound_only)  # fmt: skip
+                                  outbound_only=args.outbound_only,
+                                  durable=floor_url if args.floor else "")  # fmt: skip
         if not args.outbound_only:
             print(f"Kannel ceiling  inbound, no reply            {ceilings['inbound']:6.0f}"
                   " msg/s  (fakesmsc -> smsbox -> trivial HTTP server)")  # fmt: skip
             print(f"Kannel ceiling  inbound, reply on the phone  {ceilings['replies']:6.0f}"
                   " msg/s  (... -> trivial server -> sendsms, reports -> fakesmsc)")  # fmt: skip
+        if "floor" in ceilings:
+            floor = ceilings["floor"]
+            print(f"Durable floor   inbound, reply on the phone  {floor:6.0f} msg/s"
+                  f"  {floor / ceilings['replies']:4.0%} of Kannel's (the same, the trivial"
+                  " server storing in PostgreSQL)")  # fmt: skip
         driver = "wrk" if shutil.which("wrk") else "Python threads"
         for key in ceilings:
             if isinstance(key, tuple):

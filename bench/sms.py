@@ -557,6 +557,29 @@ def drain(sereno: Deployment) -> None:
     )  # fmt: skip
 
 
+# PostgreSQL's own counts for a database (pg_stat_database), to print per message.
+# (Not the rows read: the bench's own counting, every 0.1 s, would be most of them.)
+_PG_STATS = ("xact_commit", "tup_inserted", "tup_updated")
+PG: dict[str, dict[str, float]] = {}
+
+
+def pg_stats(sereno: Deployment) -> dict[str, int]:
+    if not sereno.database_url:
+        return {}
+    row = sereno.sql(f"SELECT {', '.join(_PG_STATS)} FROM pg_stat_database"  # noqa: S608
+                     " WHERE datname = current_database()")[0]  # fmt: skip
+    return dict(zip(_PG_STATS, row, strict=True))
+
+
+def pg_per_message(sereno: Deployment, before: dict[str, int], n: int, phase: str) -> None:
+    """What the phase cost PostgreSQL per message (a backend reports its counts within about
+    a second of its transactions: read after a pause)."""
+    if before:
+        time.sleep(1.5)
+        after = pg_stats(sereno)
+        PG[phase] = {key: (after[key] - before[key]) / n for key in _PG_STATS}
+
+
 def seed_outbox(sereno: Deployment, n: int, *, offset: int) -> None:
     sereno.python(f"""
 from django.utils import timezone
@@ -600,7 +623,8 @@ def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict)
     until_count(routed, n // 10, timeout=120, what="warm-up routing")
     until_count(replies, n // 10, timeout=120, what="warm-up replies")
     base_stored, base_routed, base_replies = stored(), routed(), replies()
-    meter, started = CpuMeter(), time.monotonic()
+    time.sleep(1.5)  # the warm-up's counts reported
+    stats, meter, started = pg_stats(sereno), CpuMeter(), time.monotonic()
     feed(gateway, lines[n // 10 :])
     until_count(lambda: stored() - base_stored, n, timeout=1800, what="inbound stored")
     results["inbound"] = rate(n, time.monotonic() - started)
@@ -610,7 +634,7 @@ def _sereno_inbound(sereno: Deployment, gateway: Gateway, n: int, results: dict)
     results["replies"] = rate(n, time.monotonic() - started)
     drain(sereno)
     CPU["Sereno inbound, reply on the phone"] = (meter.used(), n)
-    time.sleep(1)
+    pg_per_message(sereno, stats, n, "Sereno inbound, reply on the phone")
 
 
 def sereno_rates(args, work: Path) -> dict:
@@ -659,6 +683,8 @@ channel.save()
                 senders = start_senders(sereno, args)
                 time.sleep(3)
             before = len(gateway.phone.received())
+            time.sleep(1.5)
+            stats = pg_stats(sereno)
             seed_outbox(sereno, n, offset=0 if dlr else n)
             meter, started = CpuMeter(), time.monotonic()
             # (The seeding wakes the sender as it ends; counted from here.)
@@ -667,7 +693,9 @@ channel.save()
             results[("outbound", dlr)] = rate(n, time.monotonic() - started)
             if dlr:
                 drain(sereno)
-            CPU[f"Sereno outbound, {'with' if dlr else 'without'} reports"] = (meter.used(), n)
+            phase = f"Sereno outbound, {'with' if dlr else 'without'} reports"
+            CPU[phase] = (meter.used(), n)
+            pg_per_message(sereno, stats, n, phase)  # (the seeding's n inserts included)
             time.sleep(1)
         for sender in senders:
             sereno.kill(sender)
@@ -785,6 +813,10 @@ def main() -> int:
              "PostgreSQL", "Redis", "trivial server", "other")  # fmt: skip
     for phase, (used, messages) in CPU.items():
         print(f"  {phase:<36} {per_message(used, messages, roles)}")
+    if PG:
+        print("PostgreSQL per message (pg_stat_database: commits, rows inserted, updated):")
+        for phase, per in PG.items():
+            print(f"  {phase:<36} " + ", ".join(f"{key} {value:.1f}" for key, value in per.items()))
     return 0
 
 

@@ -8,6 +8,7 @@ local password = os.getenv("SERENO_WRK_PASSWORD")
 local from = os.getenv("SERENO_WRK_FROM")
 local dlr_base = os.getenv("SERENO_WRK_DLR_BASE") or ""
 local text = os.getenv("SERENO_WRK_TEXT")
+local dlr_mask = os.getenv("SERENO_WRK_DLR_MASK") or "19"
 local counter = 0
 
 request = function()
@@ -20,7 +21,7 @@ request = function()
     ["X-Kannel-To"] = string.format("+5049%07d", counter % 1000),
   }
   if dlr_base ~= "" then
-    headers["X-Kannel-DLR-Mask"] = "31"
+    headers["X-Kannel-DLR-Mask"] = dlr_mask
     headers["X-Kannel-DLR-Url"] = dlr_base .. "/dlr/?id=" .. counter .. "&event=%d"
   end
   return wrk.format("POST", nil, headers, string.format(text, counter % 100000))

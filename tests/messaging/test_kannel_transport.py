@@ -167,12 +167,21 @@ def test_sendsms_headers_for_ucs2_and_gsm7(channel):
     assert h["Content-Type"] == "text/plain; charset=UTF-8" and "X-Kannel-Coding" not in h
     h = transport.send_headers(ucs2, to=NUMBER)
     assert h["X-Kannel-Coding"] == "2"
-    assert (h["X-Kannel-From"], h["X-Kannel-To"], h["X-Kannel-DLR-Mask"]) == ("1234", NUMBER, "31")
+    # The reports that move a row: delivered (1), failed (2), rejected by the SMSC (16).
+    assert (h["X-Kannel-From"], h["X-Kannel-To"], h["X-Kannel-DLR-Mask"]) == ("1234", NUMBER, "19")
     assert (h["X-Kannel-Username"], h["X-Kannel-Password"]) == ("sereno", "pw")
     assert h["X-Kannel-DLR-Url"] == (
         f"http://kannel:{SECRET}@10.0.0.5:8000/hooks/kannel/{channel.uuid}/status/"
         f"?id={ucs2.uuid}&event=%d"
     )
+
+
+def test_a_channel_can_ask_for_every_delivery_report(channel):
+    from sereno.messaging.transports.kannel import KannelTransport
+
+    channel.set_config({**channel.config, "dlr_mask": "31"})
+    headers = KannelTransport(channel).send_headers(_row(channel, "hola"), to=NUMBER)
+    assert headers["X-Kannel-DLR-Mask"] == "31"
 
 
 def test_delivery_reports_can_be_switched_off(channel):

@@ -22,10 +22,11 @@ compared in constant time.
 Outbound: `POST /cgi-bin/sendsms` on smsbox's sendsms port: the UTF-8 text is the body and
 the parameters are `X-Kannel-*` headers (a GET would put the number, the text and the
 password in a URL). A row that needs UCS-2 goes with coding 2 and charset UTF-8 (both are
-needed: the charset alone sends 7-bit, coding 2 alone garbles). Every message asks for all
-delivery reports (`dlr-mask` 31) at a `dlr-url` carrying our row's uuid and the event number
-`%d`: 1 delivered, 2 failed, 4 buffered by the SMSC, 8 accepted by the SMSC, 16 rejected by
-the SMSC.
+needed: the charset alone sends 7-bit, coding 2 alone garbles). Every message asks for the
+delivery reports that change its status (`dlr-mask` 19, the channel's `dlr_mask` may say
+otherwise) at a `dlr-url` carrying our row's uuid and the event number `%d`: 1 delivered,
+2 failed, 16 rejected by the SMSC (and with 31 also 4 buffered by the SMSC, 8 accepted by the
+SMSC, recorded as events of a row already sent).
 """
 
 import base64
@@ -63,7 +64,12 @@ DLR_EVENTS = {
     "8": "sent",  # accepted by the SMSC
     "16": "failed",  # rejected by the SMSC
 }
-DLR_MASK = 31  # every event above
+DLR_ALL = 31  # every event above
+# Asked for by default: the reports that move a row (delivered, failed, rejected by the SMSC).
+# "Buffered" and "accepted by the SMSC" find the row already sent (sendsms accepted it) and
+# would only add an event, for a request to Sereno per message: a quarter of a conversational
+# message's CPU (docs/benchmarks.md). A channel's `dlr_mask` 31 asks for them too.
+DLR_MASK = 1 | 2 | 16
 # Kannel's UCS-2 texts arrive in this charset when smsbox has no `mo-recode`.
 UTF16_CHARSETS = {"utf-16be", "utf-16", "ucs-2", "ucs2", "unicodebig"}
 
@@ -76,8 +82,9 @@ class KannelTransport(Transport):
     # username/password: a `sendsms-user` group. secret: what Kannel presents when it calls
     # us (generated). callback_url: how Kannel reaches Sereno for delivery reports (defaults to
     # SERENO_PUBLIC_URL). smsc_id: route outbound through one `smsc` group (optional).
-    # dlr_mask: which delivery reports to ask for (default 31, all; 0 none: Kannel's own
-    # throughput is about twice as high without them, see docs/kannel.md).
+    # dlr_mask: which delivery reports to ask for (default 19: delivered, failed, rejected;
+    # 31 all, 0 none: Kannel's own throughput is about twice as high without them, see
+    # docs/kannel.md).
     config_fields = (
         "sendsms_url",
         "username",
@@ -180,7 +187,7 @@ class KannelTransport(Transport):
         if not value:
             return DLR_MASK
         try:
-            return max(0, min(int(value), DLR_MASK))
+            return max(0, min(int(value), DLR_ALL))
         except ValueError:
             return DLR_MASK
 

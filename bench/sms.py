@@ -724,6 +724,20 @@ channel.save()
     return results
 
 
+def loopback_quickack() -> str:
+    """Whether the loopback route acknowledges at once ("on"/"off"): with delayed ACKs a
+    sendsms with delivery reports often waits 40 ms inside Kannel (docs/kannel.md §4)."""
+    try:
+        routes = subprocess.run(["ip", "route", "show", "table", "local"], capture_output=True,
+                                text=True, timeout=5, check=False).stdout  # fmt: skip
+    except OSError:
+        return "unknown"
+    for line in routes.splitlines():
+        if line.startswith("local 127.0.0.0/8"):
+            return "on" if "quickack 1" in line else "off"
+    return "unknown"
+
+
 def _default_dlr_mask() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sereno.settings")
     from sereno.messaging.transports.kannel import DLR_MASK as default
@@ -797,6 +811,8 @@ def main() -> int:
     print(f"gunicorn {args.workers} workers x {args.threads} threads; Huey"
           f" {args.route_workers} {args.route_worker_type} workers; sender"
           f" {args.sender_processes} x {args.sender_threads} threads")  # fmt: skip
+    print(f"delivery reports asked for: dlr-mask {DLR_MASK}; loopback quick ACKs (ip route"
+          f" quickack): {loopback_quickack()}")  # fmt: skip
     if LINK_RATE:
         print(f"the phones send {LINK_RATE} messages/s, as an operator's link brings them")
     ceilings = {}

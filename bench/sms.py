@@ -9,12 +9,12 @@ Four phases, each with a fresh Kannel (bearerbox, smsbox, fakesmsc) on free port
    text through sendsms, as many connections as Sereno's senders open, delivery reports to
    the trivial server: the ceiling for "replies on the phones", the same Kannel work as
    Sereno's run).
-2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
-   transport, as many connections as Sereno's senders open) -> fakesmsc, with delivery
-   reports (to the trivial server) and without.
    With --floor, the replying ceiling once more with the trivial server storing in
    PostgreSQL (the message and its reply's row in one transaction, a row per delivery
    report): the durable floor, the most any application that keeps its messages could reach.
+2. Kannel outbound ceiling: sendsms driven directly (POST, the same headers as Sereno's
+   transport, as many connections as Sereno's senders open) -> fakesmsc, with delivery
+   reports (to the trivial server) and without.
 Every sendsms of a ceiling is sent by wrk (bench/sendsms.lua, C: the ceiling is the
 gateway's, not the client's) when it is installed, else by Python threads on http.client
 (which, in one process, are themselves the limit: 250 against wrk's 650 messages/s with

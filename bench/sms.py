@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.proc_cpu import CpuMeter, per_message  # noqa: E402
-from tests.messaging.kannel.deployment import Deployment  # noqa: E402
+from tests.messaging.kannel.deployment import Deployment, recreate_database  # noqa: E402
 from tests.messaging.kannel.harness import Gateway, free_port, wait_until  # noqa: E402
 
 CHANNEL_UUID = "5a3c7b2e-1f0d-4e8a-9b6c-2d4e6f8a0b1c"
@@ -187,10 +187,7 @@ def trivial_server(port: int, durable: str = "", connections: int = 16) -> None:
     if durable:
         import psycopg
 
-        name = durable.rsplit("/", 1)[1]
-        with psycopg.connect(durable.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
+        recreate_database(durable)
         _Trivial.pool = queue.Queue()
         for _ in range(connections):
             conn = psycopg.connect(durable, autocommit=True)

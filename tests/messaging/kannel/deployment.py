@@ -24,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[3]
 PYTHON = sys.executable
 
 
+def recreate_database(url: str, *, create: bool = True) -> None:
+    """Drop the PostgreSQL database of `url` (connections and all) and create it empty."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 class Deployment:
     def __init__(
         self,
@@ -60,13 +71,7 @@ class Deployment:
     def prepare(self) -> None:
         """A fresh database with every migration applied."""
         if self.database_url:
-            import psycopg
-
-            name = self.database_url.rsplit("/", 1)[1]
-            admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                conn.execute(f'CREATE DATABASE "{name}"')
+            recreate_database(self.database_url)
         else:
             for suffix in ("", "-wal", "-shm"):
                 (self.data_dir / f"sereno.sqlite3{suffix}").unlink(missing_ok=True)
@@ -74,12 +79,7 @@ class Deployment:
 
     def drop(self) -> None:
         if self.database_url:
-            import psycopg
-
-            name = self.database_url.rsplit("/", 1)[1]
-            admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            recreate_database(self.database_url, create=False)
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         if self.database_url:

@@ -222,8 +222,14 @@ def reports_per_message() -> int:
     return bool(DLR_MASK & 8) + bool(DLR_MASK & 1)
 
 
+# --max-pending: smsbox's `max-pending-requests` (HTTP requests to the service at once), in
+# every gateway of the run alike: docs/kannel.md's 64 by default, 0 for Kannel's own (512).
+MAX_PENDING = 64
+
+
 def new_gateway(workdir: Path, **options) -> Gateway:
-    return Gateway(workdir, verbosity=3, **options)
+    smsbox = {"max-pending-requests": str(MAX_PENDING)} if MAX_PENDING else {}
+    return Gateway(workdir, verbosity=3, smsbox_options=smsbox, **options)
 
 
 def feed(gateway: Gateway, lines: list[bytes]) -> None:
@@ -757,6 +763,11 @@ def main() -> int:
         help="delivery reports each message asks for, ceilings and Sereno alike"
         " (default: the Kannel transport's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-pending", type=int, default=64,
+        help="smsbox's max-pending-requests, in every gateway alike (default: docs/kannel.md's"
+        " 64; 0: Kannel's own, 512)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     # Sereno's default (SERENO_SENDER_THREADS): in one process more threads only contend for
@@ -797,9 +808,10 @@ def main() -> int:
     if args.trivial_server:
         trivial_server(args.trivial_server, args.durable)
         return 0
-    global LINK_RATE, DLR_MASK
+    global LINK_RATE, DLR_MASK, MAX_PENDING
     LINK_RATE = args.link_rate
     DLR_MASK = args.dlr_mask
+    MAX_PENDING = args.max_pending
     work = ROOT / "var" / "bench-sms"
     work.mkdir(parents=True, exist_ok=True)
     n = args.messages
@@ -809,7 +821,8 @@ def main() -> int:
           f" {args.route_workers} {args.route_worker_type} workers; sender"
           f" {args.sender_processes} x {args.sender_threads} threads")  # fmt: skip
     print(f"delivery reports asked for: dlr-mask {DLR_MASK}; loopback quick ACKs (ip route"
-          f" quickack): {loopback_quickack()}")  # fmt: skip
+          f" quickack): {loopback_quickack()}; smsbox max-pending-requests:"
+          f" {MAX_PENDING or '512 (Kannel default)'}")  # fmt: skip
     if LINK_RATE:
         print(f"the phones send {LINK_RATE} messages/s, as an operator's link brings them")
     ceilings = {}

@@ -259,6 +259,12 @@ def _concatenation(udh: bytes) -> tuple[int, int, int] | None:
     return None
 
 
+# smsbox's `max-pending-requests` as docs/kannel.md sets it: at most 64 requests to Sereno at once
+# (Kannel's own default, 512, keeps about as many connections open to a slower server). None:
+# Kannel's default.
+MAX_PENDING = 64
+
+
 # ---------------------------------------------------------------------------------------------
 class Gateway:
     """bearerbox + smsbox + the fake SMSC and its phone (fakesmsc), on free ports."""
@@ -274,6 +280,7 @@ class Gateway:
         http_retries: int = 3,
         http_retry_delay: int = 1,
         verbosity: int = 1,
+        max_pending: int | None = MAX_PENDING,
         smsbox_options: dict[str, str] | None = None,
     ):
         self.workdir = Path(workdir)
@@ -285,6 +292,7 @@ class Gateway:
         self.http_retries = http_retries
         self.http_retry_delay = http_retry_delay
         self.verbosity = verbosity
+        self.max_pending = max_pending
         self.smsbox_options = smsbox_options or {}
         self.admin_password = "admin-" + os.urandom(6).hex()
         self.admin_port = free_port()
@@ -329,6 +337,7 @@ class Gateway:
                 "mo-recode": "true",
                 "http-request-retry": self.http_retries,
                 "http-queue-delay": self.http_retry_delay,
+                **({"max-pending-requests": self.max_pending} if self.max_pending else {}),
                 # Kannel's own failure texts, recognisable on the phone in tests.
                 "reply-couldnotfetch": "KANNEL: could not fetch",
                 "reply-requestfailed": "KANNEL: request failed",

@@ -6,7 +6,8 @@
 
 Linux only. A process's user + system time from /proc/<pid>/stat (clock ticks); a process that
 starts between the readings counts from zero, one that exits is lost (the benches keep their
-processes alive over a phase). The role comes from the process's name and command line.
+processes alive over a phase; what the machine spent beyond every process read is printed as
+"exited or interrupts"). The role comes from the process's name and command line.
 """
 
 import os
@@ -79,4 +80,10 @@ def per_message(used: dict[str, float], messages: int, roles: tuple[str, ...]) -
         for role in roles
         if used.get(role, 0.0) * 1000 / messages >= 0.005
     ]
+    # The machine's busy time no process read at both ends accounts for: processes that exited
+    # during the phase (PostgreSQL backends whose connection Django closed after CONN_MAX_AGE)
+    # and interrupt time (the loopback's packets).
+    rest = used["machine"] - sum(seconds for role, seconds in used.items() if role != "machine")
+    if rest * 1000 / messages >= 0.005:
+        parts.append(f"exited or interrupts {rest * 1000 / messages:.2f}")
     return ", ".join(parts) + f"; machine {used['machine'] * 1000 / messages:.2f} ms"

@@ -169,7 +169,7 @@ def enqueue_select(
     language (else `default_language`), encoded for the row's channel. Returns (message id,
     contact id) pairs. For fan-outs of hundreds of thousands the rows never become Python
     objects. The caller's query leaves out opted-out contacts (senders check again)."""
-    ops, q = connection.ops, connection.ops.quote_name
+    ops = connection.ops
     meta = OutboundMessage._meta
     cases: dict[str, list] = {"text": [], "encoding": [], "segments": [], "cost_estimate": []}
     whens: list[str] = []
@@ -215,12 +215,12 @@ def enqueue_select(
         "error": ("''", []),
         "created_at": ("%s", [now]),
     }
-    columns = ", ".join(q(meta.get_field(name).column) for name in values)
-    returning = f"{q(meta.pk.column)}, {q(meta.get_field('contact').column)}"
+    columns = ", ".join(column(OutboundMessage, name) for name in values)
+    returning = f"{column(OutboundMessage, 'pk')}, {column(OutboundMessage, 'contact')}"
     select = ", ".join(sql for sql, _args in values.values())
     # Table and column names come from the model; every value is a parameter.
     sql = (
-        f"INSERT INTO {q(meta.db_table)} ({columns}) SELECT {select} "  # noqa: S608
+        f"INSERT INTO {table(OutboundMessage)} ({columns}) SELECT {select} "  # noqa: S608
         f"FROM ({recipients_sql}) AS r RETURNING {returning}"
     )
     args = [arg for _sql, value_args in values.values() for arg in value_args]
@@ -263,19 +263,22 @@ def _events(rows, status: str, *, code: str = "", detail: str = "", at=None) -> 
     if not ids:
         return
     at = connection.ops.adapt_datetimefield_value(at or timezone.now())
-    q = connection.ops.quote_name
-    event, message = DeliveryEvent._meta, OutboundMessage._meta
-    columns = ", ".join(
-        q(event.get_field(name).column) for name in ("message", "status", "code", "detail", "at")
-    )
+    pk = column(OutboundMessage, "pk")
+    # Names come from the models' metadata; every value is a parameter.
+    sql = f"INSERT INTO {table(DeliveryEvent)} ({_event_columns()}) SELECT {pk}, "  # noqa: S608
+    sql += f"%s, %s, %s, %s FROM {table(OutboundMessage)} WHERE {pk} IN "
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            # Names come from the models' metadata; every value is a parameter.
-            sql = f"INSERT INTO {q(event.db_table)} ({columns}) SELECT {q(message.pk.column)}, "  # noqa: S608
-            sql += f"%s, %s, %s, %s FROM {q(message.db_table)} WHERE {q(message.pk.column)} IN "
-            cursor.execute(sql + f"({marks})", [status, code[:40], detail[:300], at, *chunk])
+            cursor.execute(
+                sql + f"({marks(len(chunk))})", [status, code[:40], detail[:300], at, *chunk]
+            )
+
+
+def _event_columns() -> str:
+    """A delivery event's columns in the order the statements above and below write them."""
+    names = ("message", "status", "code", "detail", "at")
+    return ", ".join(column(DeliveryEvent, name) for name in names)
 
 
 def cancel_queued_for(*, contact: Contact) -> int:
@@ -505,17 +508,14 @@ def _update_sent(rows: list[OutboundMessage]) -> None:
     over every row: a quarter of a second per 200 rows on SQLite."""
     if not rows:
         return
-    meta = OutboundMessage._meta
-    q = connection.ops.quote_name
     adapt = connection.ops.adapt_datetimefield_value
-    table, pk = q(meta.db_table), q(meta.pk.column)
-    status, provider_id, sent_at, claimed_until = (
-        q(meta.get_field(name).column)
-        for name in ("status", "provider_id", "sent_at", "claimed_until")
+    status, provider_id, sent_at, claimed_until, pk = (
+        column(OutboundMessage, name)
+        for name in ("status", "provider_id", "sent_at", "claimed_until", "pk")
     )
     # Names come from the model's own metadata; every value is a parameter.
-    sql = f"UPDATE {table} SET {status} = %s, {provider_id} = %s, {sent_at} = %s, "  # noqa: S608
-    sql += f"{claimed_until} = NULL WHERE {pk} "
+    sql = f"UPDATE {table(OutboundMessage)} SET {status} = %s, {provider_id} = %s, "  # noqa: S608
+    sql += f"{sent_at} = %s, {claimed_until} = NULL WHERE {pk} "
     groups: dict[tuple[str, str], list[OutboundMessage]] = {}
     for row in rows:
         groups.setdefault((row.status, row.provider_id), []).append(row)
@@ -528,9 +528,9 @@ def _update_sent(rows: list[OutboundMessage]) -> None:
             for start in range(0, len(members), 500):
                 chunk = members[start : start + 500]
                 latest = adapt(max(row.sent_at for row in chunk))
-                marks = ", ".join(["%s"] * len(chunk))
                 cursor.execute(
-                    sql + f"IN ({marks})", [new_status, provider, latest, *(r.pk for r in chunk)]
+                    sql + f"IN ({marks(len(chunk))})",
+                    [new_status, provider, latest, *(r.pk for r in chunk)],
                 )
 
 
@@ -680,23 +680,18 @@ def _status_record_one_statement(channel: Channel, key: str, value, update: Stat
 def _report_sql(status: str, key: str) -> str:
     """The statement for a report of `status` on the row whose `key` column matches (built
     once: compiling it through the ORM for every report cost more than running it)."""
-    q = connection.ops.quote_name
-    meta, event = OutboundMessage._meta, DeliveryEvent._meta
     names = ("status", "delivered_at", "sent_at", "failed_at", "error")
-    columns = {name: q(meta.get_field(name).column) for name in names}
+    columns = {name: column(OutboundMessage, name) for name in names}
     assignments, condition = (part.format(**columns) for part in _REPORTED[status])
-    event_columns = ", ".join(
-        q(event.get_field(name).column) for name in ("message", "status", "code", "detail", "at")
-    )
-    table, pk = q(meta.db_table), q(meta.pk.column)
-    channel, match = q(meta.get_field("channel").column), q(meta.get_field(key).column)
+    messages, pk = table(OutboundMessage), column(OutboundMessage, "pk")
+    channel, match = column(OutboundMessage, "channel"), column(OutboundMessage, key)
     # Names come from the models' metadata; every value is a parameter.
     return (
-        f"WITH target AS (SELECT {pk} AS pk FROM {table}"  # noqa: S608
+        f"WITH target AS (SELECT {pk} AS pk FROM {messages}"  # noqa: S608
         f" WHERE {channel} = %s AND {match} = %s LIMIT 1), "
-        f"event AS (INSERT INTO {q(event.db_table)} ({event_columns})"
+        f"event AS (INSERT INTO {table(DeliveryEvent)} ({_event_columns()})"
         " SELECT pk, %s, %s, %s, %s FROM target), "
-        f"moved AS (UPDATE {table} SET {assignments} WHERE {pk} IN (SELECT pk FROM target)"
+        f"moved AS (UPDATE {messages} SET {assignments} WHERE {pk} IN (SELECT pk FROM target)"
         f" AND {condition}) "
         "SELECT pk FROM target"
     )

@@ -271,14 +271,12 @@ def _route_batch(limit: int, route) -> int:
 
 def _mark_handled(messages: list[InboundMessage]) -> None:
     """One prepared UPDATE for every routed row (executemany)."""
-    meta = InboundMessage._meta
-    q = connection.ops.quote_name
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    columns = [q(meta.get_field(name).column) for name in
-               ("status", "handled_at", "outcome", "conversation", "report")]  # fmt: skip
-    assignments = ", ".join(f"{column} = %s" for column in columns)
+    names = ("status", "handled_at", "outcome", "conversation", "report")
+    assignments = ", ".join(f"{column(InboundMessage, name)} = %s" for name in names)
     # Names come from the model's own metadata; every value is a parameter.
-    sql = f"UPDATE {q(meta.db_table)} SET {assignments} WHERE {q(meta.pk.column)} = %s"  # noqa: S608
+    pk = column(InboundMessage, "pk")
+    sql = f"UPDATE {table(InboundMessage)} SET {assignments} WHERE {pk} = %s"  # noqa: S608
     params = [
         (InboundMessage.Status.HANDLED, now, m.outcome, m.conversation_id, m.report_id, m.pk)
         for m in messages

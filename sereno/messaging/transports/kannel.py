@@ -13,11 +13,12 @@ or, if a POST is not possible, every field in the query string:
               "&time=%T&coding=%c&charset=%C&smsc=%i"        (one string in kannel.conf)
 
 with `mo-recode = true` (UCS-2 texts arrive as UTF-8; without it UTF-16BE is decoded too),
-`omit-empty = true` (our answer is empty: replies go through the outbox) and
+`omit-empty = true` (our answer is empty: replies go through the outbox),
 `http-request-retry` (a request that fails is tried again; `%I`, Kannel's own message id, makes
-the retry harmless). The shared secret is the password of HTTP Basic authentication (Kannel
-turns `user:password@` in the URL into Basic auth), or a `secret` query parameter; both are
-compared in constant time.
+the retry harmless) and `max-pending-requests = 64` (Kannel's 512 opens as many connections
+under a burst, for more of its own CPU; docs/kannel.md section 4). The shared secret is the
+password of HTTP Basic authentication (Kannel turns `user:password@` in the URL into Basic
+auth), or a `secret` query parameter; both are compared in constant time.
 
 Outbound: `POST /cgi-bin/sendsms` on smsbox's sendsms port: the UTF-8 text is the body and
 the parameters are `X-Kannel-*` headers (a GET would put the number, the text and the

@@ -832,8 +832,9 @@ def main() -> int:
     print(f"gunicorn {args.workers} workers x {args.threads} threads; Huey"
           f" {args.route_workers} {args.route_worker_type} workers; sender"
           f" {args.sender_processes} x {args.sender_threads} threads")  # fmt: skip
+    quickack = loopback_quickack()
     print(f"delivery reports asked for: dlr-mask {DLR_MASK}; loopback quick ACKs (ip route"
-          f" quickack): {loopback_quickack()}; smsbox max-pending-requests:"
+          f" quickack): {quickack}; smsbox max-pending-requests:"
           f" {MAX_PENDING or '512 (Kannel default)'}")  # fmt: skip
     if LINK_RATE:
         print(f"the phones send {LINK_RATE} messages/s, as an operator's link brings them")
@@ -867,7 +868,7 @@ def main() -> int:
 
         def line(label: str, value: float, ceiling: float | None) -> None:
             share = f"  {value / ceiling:4.0%} of Kannel's" if ceiling else ""
-            if ceiling and value > ceiling and loopback_quickack() == "off":
+            if ceiling and value > ceiling and quickack == "off":
                 # wrk's reports go to the trivial server, which never has 64 requests waiting
                 share += " (wrk waited on Kannel's 40 ms stall; docs/kannel.md section 4)"
             print(f"Sereno  {label:<36} {value:6.0f} msg/s{share}")
